@@ -1,0 +1,106 @@
+"""One place for every setting, read from the environment.
+
+Each process calls :func:`load_settings` once at start-up; nothing here runs at import.
+Defaults give the embedded single-machine mode (SQLite under ``var/``, no Redis).
+``.env.example`` lists every variable with its default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEV_SECRET_MARKER = "dev-only"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process settings. Field names mirror the environment variables (lower-cased)."""
+
+    env: str = "development"
+    var_dir: Path = REPO_ROOT / "var"
+    database_url: str = ""
+    redis_url: str = ""
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_auth_token: str = ""
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+    web_url: str = "http://127.0.0.1:8000"
+    web_port: int = 8000
+    rasa_port: int = 5005
+    action_port: int = 5055
+    embedding_model_dir: Path = REPO_ROOT / "var" / "models" / "e5-small"
+    knowledge_dir: Path = REPO_ROOT / "knowledge" / "content"
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def app_database_url(self) -> str:
+        """SQLAlchemy URL of the application database (knowledge, hand-offs, audit)."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'app.db'}"
+
+    @property
+    def tracker_store_url(self) -> str:
+        """Rasa tracker store URL: the shared PostgreSQL when configured, else its own SQLite file."""
+        if self.database_url.startswith("postgres"):
+            return self.database_url.replace("postgres://", "postgresql://", 1)
+        return f"sqlite:///{self.var_dir / 'tracker.db'}"
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+
+def _env(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default: ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    var_dir = Path(_env(env, "INSUREBOT_VAR_DIR", str(REPO_ROOT / "var")))
+    return Settings(
+        env=_env(env, "INSUREBOT_ENV", "development"),
+        var_dir=var_dir,
+        database_url=env.get("DATABASE_URL", ""),
+        redis_url=env.get("REDIS_URL", ""),
+        rasa_url=_env(env, "RASA_URL", "http://127.0.0.1:5005"),
+        rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
+        action_server_url=_env(env, "ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"),
+        web_url=_env(env, "WEB_URL", "http://127.0.0.1:8000"),
+        web_port=int(_env(env, "WEB_PORT", "8000")),
+        rasa_port=int(_env(env, "RASA_PORT", "5005")),
+        action_port=int(_env(env, "ACTION_PORT", "5055")),
+        embedding_model_dir=Path(_env(env, "EMBEDDING_MODEL_DIR", str(var_dir / "models" / "e5-small"))),
+        knowledge_dir=Path(_env(env, "KNOWLEDGE_DIR", str(REPO_ROOT / "knowledge" / "content"))),
+        log_level=_env(env, "LOG_LEVEL", "INFO"),
+    )
+
+
+def redis_host_port_db(redis_url: str) -> tuple[str, int, int]:
+    """Split ``redis://host:port/db`` for Rasa's lock store, which wants the parts."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(redis_url)
+    db = int(parts.path.lstrip("/") or 0)
+    return parts.hostname or "127.0.0.1", parts.port or 6379, db
+
+
+def rasa_environment(settings: Settings) -> dict[str, str]:
+    """The variables that endpoints.yml / credentials.yml expand (``${VAR}``) for Rasa."""
+    lock_type, host, port, db = "in_memory", "", "6379", "0"
+    if settings.uses_redis:
+        lock_type = "redis"
+        h, p, d = redis_host_port_db(settings.redis_url)
+        host, port, db = h, str(p), str(d)
+    return {
+        "RASA_TRACKER_STORE_URL": settings.tracker_store_url,
+        "RASA_LOCK_STORE_TYPE": lock_type,
+        "RASA_LOCK_REDIS_HOST": host,
+        "RASA_LOCK_REDIS_PORT": port,
+        "RASA_LOCK_REDIS_DB": db,
+        "ACTION_SERVER_URL": settings.action_server_url,
+    }

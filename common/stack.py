@@ -1,0 +1,157 @@
+"""Start and stop the three services (Rasa core, action server, web service) as child processes.
+
+Used by `make run` (scripts/stack.py) and by end-to-end tests, so both run exactly the same
+commands. Standard library only.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Optional
+
+from common.settings import REPO_ROOT, Settings, rasa_environment
+
+RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
+APP_PYTHON = REPO_ROOT / ".venv-app" / "bin" / "python"
+MODEL_PATH = REPO_ROOT / "models" / "insurebot.tar.gz"
+
+CHANNEL_ENV_DEFAULTS = {
+    # empty values keep the WeChat channels loadable (they answer 503 until configured)
+    "WECHAT_TOKEN": "",
+    "WECHAT_APP_ID": "",
+    "WECHAT_APP_SECRET": "",
+    "WECHAT_ENCODING_AES_KEY": "",
+    "WECHAT_API_BASE_URL": "https://api.weixin.qq.com/cgi-bin/",
+    "WECOM_CORP_ID": "",
+    "WECOM_KF_SECRET": "",
+    "WECOM_TOKEN": "",
+    "WECOM_ENCODING_AES_KEY": "",
+    "WECOM_OPEN_KFID": "",
+    "WECOM_API_BASE_URL": "https://qyapi.weixin.qq.com/cgi-bin/",
+}
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    health_url: str
+    process: Optional[subprocess.Popen] = None
+    pump: Optional[threading.Thread] = None
+
+
+@dataclass
+class Stack:
+    """The running services; `stop()` ends them all."""
+
+    settings: Settings
+    services: list[Service] = field(default_factory=list)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for svc in self.services:
+            if svc.process and svc.process.poll() is None:
+                svc.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for svc in self.services:
+            if svc.process is None:
+                continue
+            try:
+                svc.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                svc.process.kill()
+                svc.process.wait()
+
+    def dead(self) -> list[str]:
+        return [s.name for s in self.services if s.process and s.process.poll() is not None]
+
+
+def service_environment(settings: Settings, base: Optional[dict] = None) -> dict[str, str]:
+    """Environment for all children: the caller's, plus what Rasa's YAML files expand."""
+    env = dict(os.environ if base is None else base)
+    for key, value in CHANNEL_ENV_DEFAULTS.items():
+        env.setdefault(key, value)
+    env.update(rasa_environment(settings))
+    env.update({
+        "PYTHONPATH": str(REPO_ROOT),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+        "INSUREBOT_VAR_DIR": str(settings.var_dir),
+        "RASA_URL": settings.rasa_url,
+        "WEB_URL": settings.web_url,
+        "ACTION_SERVER_URL": settings.action_server_url,
+    })
+    return env
+
+
+def build_services(settings: Settings, model_path: Path = MODEL_PATH) -> list[Service]:
+    rasa_cmd = [
+        str(RASA_BIN), "run", "--enable-api", "--port", str(settings.rasa_port),
+        "--model", str(model_path), "--endpoints", str(REPO_ROOT / "endpoints.yml"),
+        "--credentials", str(REPO_ROOT / "credentials.yml"), "--cors", "*",
+        "--log-file", str(settings.var_dir / "logs" / f"rasa-{settings.rasa_port}.log"),
+    ]
+    if settings.rasa_auth_token:
+        rasa_cmd += ["--auth-token", settings.rasa_auth_token]
+    return [
+        Service("actions", [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions",
+                            "--port", str(settings.action_port)],
+                f"http://127.0.0.1:{settings.action_port}/health"),
+        Service("web", [str(APP_PYTHON), "-m", "uvicorn", "web.main:create_app", "--factory",
+                        "--host", "127.0.0.1", "--port", str(settings.web_port),
+                        "--log-level", "warning"],
+                f"http://127.0.0.1:{settings.web_port}/livez"),
+        Service("rasa", rasa_cmd, f"http://127.0.0.1:{settings.rasa_port}/"),
+    ]
+
+
+def _pump(name: str, stream: IO[bytes], sink: IO[str]) -> None:
+    for raw in iter(stream.readline, b""):
+        sink.write(f"[{name:7}] {raw.decode('utf-8', 'replace').rstrip()}\n")
+        sink.flush()
+
+
+def _is_up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status < 500
+    except Exception:
+        return False
+
+
+def start_stack(settings: Settings, *, log_sink: IO[str] = sys.stdout,
+                ready_timeout: float = 180.0, env: Optional[dict] = None,
+                model_path: Path = MODEL_PATH) -> Stack:
+    """Start every service and wait until each answers its health URL."""
+    (settings.var_dir / "logs").mkdir(parents=True, exist_ok=True)
+    child_env = service_environment(settings, env)
+    stack = Stack(settings)
+    for svc in build_services(settings, model_path):
+        svc.process = subprocess.Popen(svc.command, cwd=REPO_ROOT, env=child_env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        svc.pump = threading.Thread(target=_pump, args=(svc.name, svc.process.stdout, log_sink),
+                                    daemon=True)
+        svc.pump.start()
+        stack.services.append(svc)
+    deadline = time.monotonic() + ready_timeout
+    pending = list(stack.services)
+    while pending:
+        if stack.dead():
+            stack.stop()
+            raise RuntimeError(f"service exited during start-up: {', '.join(stack.dead())}")
+        if time.monotonic() > deadline:
+            stack.stop()
+            raise TimeoutError(f"not ready after {ready_timeout:.0f}s: {[s.name for s in pending]}")
+        pending = [s for s in pending if not _is_up(s.health_url)]
+        time.sleep(0.5)
+    return stack

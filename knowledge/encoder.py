@@ -1,0 +1,141 @@
+"""Sentence embeddings, offline, with a content-hash cache.
+
+`SentenceTransformerEncoder` loads multilingual-e5-small from the folder `make install` builds
+(never from a hub). `EmbeddingCache` keys vectors by sha256(model, prompt, text), so rebuilding
+the index after one edited document only embeds what changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Callable, Optional, Protocol, Sequence
+
+import numpy as np
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 64,
+               progress: Optional[Callable[[int], None]] = None) -> np.ndarray: ...
+
+
+class SentenceTransformerEncoder:
+    """multilingual-e5-small through sentence-transformers; `prompt` is 'query' or 'passage'."""
+
+    def __init__(self, model_dir: Path, *, threads: Optional[int] = None) -> None:
+        if not (Path(model_dir) / "modules.json").exists():
+            raise FileNotFoundError(f"embedding model not built at {model_dir}: run `make install`")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self.name = f"e5-small:{Path(model_dir).name}"
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 64,
+               progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # sort by length so each batch pads little; that is most of the pipeline's speed
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            with self._lock:
+                vecs = self._model.encode([texts[i] for i in idx], prompt_name=prompt,
+                                          normalize_embeddings=True, batch_size=batch_size,
+                                          convert_to_numpy=True, show_progress_bar=False)
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        return out
+
+
+class HashingEncoder:
+    """Deterministic character n-gram hashing encoder: for unit tests that must not load a model."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name, self.dim = f"hashing-{dim}", dim
+
+    def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 64,
+               progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for n in (1, 2):
+                for i in range(len(text) - n + 1):
+                    h = int.from_bytes(hashlib.blake2b(text[i:i + n].encode(), digest_size=4).digest(), "little")
+                    out[row, h % self.dim] += 1.0
+            norm = np.linalg.norm(out[row])
+            if norm:
+                out[row] /= norm
+        if progress:
+            progress(len(texts))
+        return out
+
+
+class EmbeddingCache:
+    """SQLite-backed vector cache keyed by content hash; safe to share between threads."""
+
+    def __init__(self, path: Optional[Path]) -> None:
+        self._mem: dict[str, bytes] = {}
+        self._db: Optional[sqlite3.Connection] = None
+        self._lock = threading.Lock()
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False)
+            self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+
+    @staticmethod
+    def key(model: str, prompt: str, text: str) -> str:
+        return hashlib.sha256(f"{model}\x1f{prompt}\x1f{text}".encode("utf-8")).hexdigest()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            missing = [k for k in keys if k not in self._mem]
+            if self._db is not None and missing:
+                for start in range(0, len(missing), 500):
+                    chunk = missing[start:start + 500]
+                    rows = self._db.execute(
+                        f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                    for k, blob in rows:
+                        self._mem[k] = blob
+            for k in keys:
+                if k in self._mem:
+                    found[k] = np.frombuffer(self._mem[k], dtype=np.float32)
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            blobs = {k: np.asarray(v, dtype=np.float32).tobytes() for k, v in items.items()}
+            self._mem.update(blobs)
+            if self._db is not None and blobs:
+                self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)", list(blobs.items()))
+                self._db.commit()
+
+
+def encode_cached(encoder: Encoder, cache: EmbeddingCache, texts: Sequence[str], prompt: str, *,
+                  progress: Optional[Callable[[int], None]] = None) -> tuple[np.ndarray, int]:
+    """Encode `texts`, reusing cached vectors. Returns (vectors, how many were newly embedded)."""
+    keys = [EmbeddingCache.key(encoder.name, prompt, t) for t in texts]
+    cached = cache.get_many(keys)
+    todo = [i for i, k in enumerate(keys) if k not in cached]
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    for i, k in enumerate(keys):
+        if k in cached:
+            out[i] = cached[k]
+    if progress and len(texts) - len(todo):
+        progress(len(texts) - len(todo))
+    if todo:
+        fresh = encoder.encode([texts[i] for i in todo], prompt, progress=progress)
+        out[todo] = fresh
+        cache.put_many({keys[i]: fresh[j] for j, i in enumerate(todo)})
+    return out, len(todo)

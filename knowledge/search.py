@@ -1,0 +1,293 @@
+"""Ranked, cited knowledge search: dense retrieval over questions and clause articles, lexical and
+product signals, a trained re-ranker, and a calibrated `answerable` decision.
+
+`KnowledgeIndex.build()` does all the heavy work once (embedding through the cache, BM25, training
+the re-ranker); `search()` is then a single query embedding plus cheap arithmetic.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from knowledge.corpus import Corpus, Item, KnowledgeSnapshot, build_corpus
+from knowledge.encoder import EmbeddingCache, Encoder, encode_cached
+from knowledge.lexical import BM25, tokenize
+from knowledge.vector_index import VectorIndex
+from knowledge.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 500
+DENSE_CANDIDATE_ENTRIES = 120
+MAX_CANDIDATES = 25
+DEFAULT_THRESHOLD = 0.5
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+FEATURES = (
+    "dense", "dense_gap", "dense_rank", "dense_mean3", "bm25", "bm25_rank", "bm25_entry", "is_clause",
+    "query_product", "context_product", "product_match", "product_other", "general_faq",
+    "section_match", "names_section", "asks_clause", "article_match", "product_faq_topic",
+    "foreign_term", "query_len",
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    kind: str
+    score: float
+    title: str
+    text: str
+    citation: str
+    product: Optional[str] = None
+    section: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    answerable: bool
+    product: Optional[str] = None
+    reason: str = ""
+    timings_ms: dict = field(default_factory=dict)
+
+
+@dataclass
+class QueryContext:
+    """What the query says beyond its embedding: product, sections, article numbers, clause words."""
+
+    text: str
+    product: Optional[str]
+    product_from_context: bool
+    sections: set[str]
+    articles: list[int]
+    asks_clause: bool
+    foreign: Optional[str]
+
+    @classmethod
+    def parse(cls, vocab: Vocabulary, text: str, context_product: Optional[str]) -> "QueryContext":
+        named = vocab.mentioned_products(text)
+        product = named[0] if len(named) == 1 else None
+        from_ctx = False
+        if not named and context_product in vocab.product_names:
+            product, from_ctx = context_product, True
+        return cls(text, product, from_ctx, vocab.sections_named(text), vocab.article_numbers(text),
+                   vocab.asks_for_clause(text), vocab.foreign_term(text))
+
+
+def load_calibration() -> dict:
+    if CALIBRATION_FILE.exists():
+        return json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    return {"threshold": DEFAULT_THRESHOLD}
+
+
+class KnowledgeIndex:
+    """An immutable, fully built index over one knowledge snapshot."""
+
+    def __init__(self, snapshot: KnowledgeSnapshot, corpus: Corpus, encoder: Encoder, vocab: Vocabulary,
+                 vectors: np.ndarray, cache: EmbeddingCache) -> None:
+        self.snapshot, self.corpus, self.encoder, self.vocab = snapshot, corpus, encoder, vocab
+        self.cache = cache
+        self.version = snapshot.version
+        self.item_ids = list(corpus.items)
+        self._item_pos = {iid: n for n, iid in enumerate(self.item_ids)}
+        self.entry_item = np.array([self._item_pos[e.item_id] for e in corpus.entries], dtype=np.int64)
+        self.vectors = vectors
+        self.index = VectorIndex(encoder.dim)
+        self.index.add([e.key for e in corpus.entries], vectors)
+        self._entry_pos = {e.key: n for n, e in enumerate(corpus.entries)}
+        self.bm25 = BM25([tokenize(self._lexical_text(corpus.items[i])) for i in self.item_ids])
+        self.entry_bm25 = BM25([tokenize(e.text) for e in corpus.entries])
+        self.reranker = None
+        self.threshold = float(load_calibration().get("threshold", DEFAULT_THRESHOLD))
+        self._query_cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self.stats: dict = {}
+
+    # ---- building -----------------------------------------------------------------------
+    @classmethod
+    def build(cls, snapshot: KnowledgeSnapshot, encoder: Encoder, vocab: Vocabulary, *,
+              cache: Optional[EmbeddingCache] = None, train_reranker: bool = True,
+              progress: Optional[Callable[[int], None]] = None) -> "KnowledgeIndex":
+        started = time.perf_counter()
+        cache = cache or EmbeddingCache(None)
+        corpus = build_corpus(snapshot)
+        vectors = np.zeros((len(corpus.entries), encoder.dim), dtype=np.float32)
+        embedded = 0
+        for prompt in ("query", "passage"):
+            rows = [n for n, e in enumerate(corpus.entries) if e.prompt == prompt]
+            if rows:
+                vecs, fresh = encode_cached(encoder, cache, [corpus.entries[n].text for n in rows], prompt,
+                                            progress=progress)
+                vectors[rows] = vecs
+                embedded += fresh
+        index = cls(snapshot, corpus, encoder, vocab, vectors, cache)
+        if train_reranker:
+            from knowledge.rerank import train_reranker as _train
+
+            index.reranker = _train(index)
+        index.stats = {"entries": len(corpus.entries), "items": len(corpus.items), "embedded": embedded,
+                       "build_s": round(time.perf_counter() - started, 3)}
+        log.info("knowledge index built", extra={"event": "knowledge.built", "version": index.version, **index.stats})
+        return index
+
+    @staticmethod
+    def _lexical_text(item: Item) -> str:
+        # FAQ: standard question + answer (similar questions are for the dense side and training)
+        return f"{item.title} {item.text}"
+
+    # ---- query side ---------------------------------------------------------------------
+    def embed_query(self, text: str) -> np.ndarray:
+        vec = self._query_cache.get(text)
+        if vec is None:
+            vec = self.encoder.encode([text], "query")[0]
+            self._query_cache[text] = vec
+            if len(self._query_cache) > 2048:
+                self._query_cache.popitem(last=False)
+        return vec
+
+    def dense_item_scores(self, qvec: np.ndarray, exclude_text: Optional[str] = None
+                          ) -> tuple[dict[int, float], dict[int, int]]:
+        """Best cosine per item among the top entries, and which entry gave it."""
+        best: dict[int, float] = {}
+        best_entry: dict[int, int] = {}
+        for key, score in self.index.search(qvec, DENSE_CANDIDATE_ENTRIES):
+            pos = self._entry_pos[key]
+            if exclude_text is not None and self.corpus.entries[pos].text == exclude_text:
+                continue
+            item = int(self.entry_item[pos])
+            if score > best.get(item, -1.0):
+                best[item], best_entry[item] = score, pos
+        return best, best_entry
+
+    def exact_item_score(self, qvec: np.ndarray, item: int, exclude_text: Optional[str] = None) -> tuple[float, int]:
+        rows = np.nonzero(self.entry_item == item)[0]
+        if exclude_text is not None:
+            rows = np.array([r for r in rows if self.corpus.entries[r].text != exclude_text], dtype=np.int64)
+        if len(rows) == 0:
+            return 0.0, -1
+        sims = self.vectors[rows] @ qvec
+        j = int(np.argmax(sims))
+        return float(sims[j]), int(rows[j])
+
+    def features(self, qctx: QueryContext, qvec: np.ndarray, exclude_text: Optional[str] = None
+                 ) -> tuple[list[int], np.ndarray, dict[int, int]]:
+        """Candidate items and their feature rows (order of FEATURES)."""
+        dense, best_entry = self.dense_item_scores(qvec, exclude_text)
+        tokens = tokenize(qctx.text)
+        bm = np.array(self.bm25.scores(tokens), dtype=np.float32)
+        bm_max = float(bm.max()) if len(bm) else 0.0
+        entry_bm = self._entry_bm25_per_item(tokens, exclude_text)
+        entry_bm_max = max(entry_bm.values(), default=0.0)
+        cands = sorted(dense, key=dense.get, reverse=True)[:MAX_CANDIDATES]
+        cands += [int(i) for i in np.argsort(-bm)[:5] if bm[i] > 0 and int(i) not in cands]
+        if qctx.product:
+            for sec in qctx.sections:
+                pos = self._item_pos.get(f"clause.{qctx.product}.{sec}")
+                if pos is not None and pos not in cands:
+                    cands.append(pos)
+            for art_no in qctx.articles:
+                pos = self._article_item(qctx.product, art_no)
+                if pos is not None and pos not in cands:
+                    cands.append(pos)
+        for c in cands:
+            if c not in dense:
+                dense[c], best_entry[c] = self.exact_item_score(qvec, c, exclude_text)
+        top_dense = max(dense.values()) if dense else 0.0
+        sims = self.vectors @ qvec
+        dense_rank = {c: r for r, c in enumerate(sorted(cands, key=lambda c: dense[c], reverse=True))}
+        bm_rank = {c: r for r, c in enumerate(sorted(cands, key=lambda c: bm[c], reverse=True))}
+        faq_topics = self.vocab.product_faq_sections.get(qctx.product or "", {})
+        rows = []
+        for c in cands:
+            item = self.corpus.items[self.item_ids[c]]
+            is_clause = item.kind == "clause"
+            specific = bool(item.products)
+            match = bool(qctx.product and qctx.product in item.products)
+            rows.append([
+                dense[c], dense[c] - top_dense, min(dense_rank[c], 10), self._mean_top(sims, c, exclude_text),
+                (bm[c] / bm_max) if bm_max else 0.0, min(bm_rank[c], 10),
+                (entry_bm.get(c, 0.0) / entry_bm_max) if entry_bm_max else 0.0, float(is_clause),
+                float(qctx.product is not None and not qctx.product_from_context), float(qctx.product_from_context),
+                float(match), float(specific and not match), float(not specific),
+                float(is_clause and item.section in qctx.sections), float(bool(qctx.sections)),
+                float(qctx.asks_clause),
+                float(is_clause and match and any(a.article_no in qctx.articles for a in item.articles)),
+                float(item.id in faq_topics.values() and any(s in qctx.sections for s, f in faq_topics.items() if f == item.id)),
+                float(qctx.foreign is not None), min(len(qctx.text), 60) / 60.0,
+            ])
+        return cands, np.array(rows, dtype=np.float32).reshape(len(cands), len(FEATURES)), best_entry
+
+    def _entry_bm25_per_item(self, tokens: list[str], exclude_text: Optional[str]) -> dict[int, float]:
+        best: dict[int, float] = {}
+        for pos, score in enumerate(self.entry_bm25.scores(tokens)):
+            if score <= 0 or (exclude_text is not None and self.corpus.entries[pos].text == exclude_text):
+                continue
+            item = int(self.entry_item[pos])
+            if score > best.get(item, 0.0):
+                best[item] = score
+        return best
+
+    def _mean_top(self, sims: np.ndarray, item: int, exclude_text: Optional[str], n: int = 3) -> float:
+        rows = [r for r in np.nonzero(self.entry_item == item)[0]
+                if exclude_text is None or self.corpus.entries[r].text != exclude_text]
+        if not rows:
+            return 0.0
+        vals = np.sort(sims[rows])[::-1][:n]
+        return float(vals.mean())
+
+    def _article_item(self, product: str, number: int) -> Optional[int]:
+        for doc in self.snapshot.clause_docs:
+            if doc.product_id == product:
+                for art in doc.articles:
+                    if art.article_no == number:
+                        return self._item_pos.get(art.section_id)
+        return None
+
+    def _hit(self, c: int, score: float, entry_pos: int) -> Hit:
+        item = self.corpus.items[self.item_ids[c]]
+        entry = self.corpus.entries[entry_pos] if entry_pos >= 0 else None
+        if item.kind == "clause":
+            art = entry.article if entry is not None and entry.article is not None else item.articles[0]
+            return Hit(item.id, "clause", round(float(score), 4), item.title, art.text, art.citation,
+                       item.products[0], item.section)
+        return Hit(item.id, "faq", round(float(score), 4), item.title, item.text, item.citation,
+                   item.products[0] if len(item.products) == 1 else None, None)
+
+    def search(self, query: str, top_k: int = 5, context_product: Optional[str] = None,
+               mode: str = "full") -> SearchResult:
+        """mode: 'full' (shipped), 'dense' (nearest neighbour only) or 'bm25' (lexical only)."""
+        t0 = time.perf_counter()
+        text = " ".join(query.split())[:MAX_QUERY_CHARS]
+        qctx = QueryContext.parse(self.vocab, text, context_product)
+        if mode == "bm25":
+            bm = self.bm25.scores(tokenize(text))
+            order = sorted(range(len(bm)), key=lambda i: bm[i], reverse=True)[:top_k]
+            hits = [self._hit(i, bm[i], self.exact_item_score(self.embed_query(text), i)[1]) for i in order if bm[i] > 0]
+            return SearchResult(text, hits, bool(hits), qctx.product)
+        qvec = self.embed_query(text)
+        t1 = time.perf_counter()
+        if mode == "dense":
+            dense, best_entry = self.dense_item_scores(qvec)
+            order = sorted(dense, key=dense.get, reverse=True)[:top_k]
+            hits = [self._hit(c, dense[c], best_entry[c]) for c in order]
+            return SearchResult(text, hits, bool(hits), qctx.product)
+        cands, X, best_entry = self.features(qctx, qvec)
+        scores = self.reranker.predict_proba(X)[:, 1] if self.reranker is not None else X[:, 0]
+        order = np.argsort(-scores)[:top_k]
+        hits = [self._hit(cands[i], scores[i], best_entry[cands[i]]) for i in order]
+        answerable = bool(hits) and hits[0].score >= self.threshold
+        reason = "" if answerable else ("foreign_term" if qctx.foreign else "low_confidence")
+        t2 = time.perf_counter()
+        return SearchResult(text, hits, answerable, qctx.product, reason,
+                            {"embed": round((t1 - t0) * 1000, 2), "rank": round((t2 - t1) * 1000, 2)})

@@ -1,0 +1,105 @@
+"""Product catalogue and lexical vocabulary (aliases, section words, products we do not sell)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+SECTION_TITLES = {
+    "coverage": "保险责任",
+    "exclusions": "责任免除",
+    "waiting_period": "等待期",
+    "cooling_off": "犹豫期",
+    "term_renewal": "保险期间与续保",
+    "deductible": "免赔额与赔付比例",
+    "claims": "保险金申请与理赔",
+    "disclosure": "如实告知义务",
+    "cancellation": "解除合同",
+    "definitions": "释义",
+}
+
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+ARTICLE_RE = re.compile(r"第([一二三四五六七八九十百零两\d]+)条")
+
+
+def chinese_number(text: str) -> int:
+    """'七' -> 7, '十二' -> 12, '二十一' -> 21, '105' -> 105."""
+    if text.isdigit():
+        return int(text)
+    total, current = 0, 0
+    for ch in text:
+        if ch == "百":
+            total += (current or 1) * 100
+            current = 0
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        else:
+            current = _CN_DIGITS[ch]
+    return total + current
+
+
+def article_label(number: int) -> str:
+    """7 -> '第七条', 21 -> '第二十一条' (the form clause documents use)."""
+    digits = "零一二三四五六七八九"
+    if number < 10:
+        text = digits[number]
+    elif number < 20:
+        text = "十" + (digits[number % 10] if number % 10 else "")
+    elif number < 100:
+        text = digits[number // 10] + "十" + (digits[number % 10] if number % 10 else "")
+    else:
+        text = str(number)
+    return f"第{text}条"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    product_names: dict[str, str]
+    product_aliases: dict[str, list[str]]
+    section_keywords: dict[str, list[str]]
+    foreign_terms: list[str]
+    product_faq_sections: dict[str, dict[str, str]]
+    clause_words: list[str]
+
+    def mentioned_products(self, text: str) -> list[str]:
+        """Products a message names, longest alias first, so '网约车司机意外险' is not also '意外险'."""
+        pairs = sorted(((a, pid) for pid, al in self.product_aliases.items() for a in al),
+                       key=lambda pair: len(pair[0]), reverse=True)
+        found: list[str] = []
+        for alias, pid in pairs:
+            if alias in text:
+                text = text.replace(alias, "\u0000")
+                if pid not in found:
+                    found.append(pid)
+        return found
+
+    def detect_product(self, text: str) -> Optional[str]:
+        """The single product a message is about; None when it names none or compares several."""
+        found = self.mentioned_products(text)
+        return found[0] if len(found) == 1 else None
+
+    def sections_named(self, text: str) -> set[str]:
+        return {sec for sec, words in self.section_keywords.items() if any(w in text for w in words)}
+
+    def foreign_term(self, text: str) -> Optional[str]:
+        return next((t for t in self.foreign_terms if t in text), None)
+
+    def asks_for_clause(self, text: str) -> bool:
+        return any(w in text for w in self.clause_words) or bool(ARTICLE_RE.search(text))
+
+    @staticmethod
+    def article_numbers(text: str) -> list[int]:
+        return [chinese_number(m) for m in ARTICLE_RE.findall(text)]
+
+
+def load_vocabulary(content_dir: Path) -> Vocabulary:
+    products = yaml.safe_load((content_dir / "products.yml").read_text(encoding="utf-8"))["products"]
+    vocab = yaml.safe_load((content_dir / "vocabulary.yml").read_text(encoding="utf-8"))
+    names = {p["id"]: p["name"] for p in products}
+    aliases = {pid: sorted(set(vocab["product_aliases"].get(pid, [])), key=len, reverse=True) for pid in names}
+    return Vocabulary(names, aliases, vocab["section_keywords"], list(vocab["foreign_terms"]),
+                      vocab.get("product_faq_sections") or {}, list(vocab.get("clause_words") or []))

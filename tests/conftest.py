@@ -1,0 +1,46 @@
+"""Shared fixtures: the real embedding model and knowledge index, built once per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from common.settings import REPO_ROOT  # noqa: E402
+
+CONTENT_DIR = REPO_ROOT / "knowledge" / "content"
+MODEL_DIR = REPO_ROOT / "var" / "models" / "e5-small"
+SHARED_CATALOGUE = REPO_ROOT.parent / "shared" / "catalogue"
+
+
+@pytest.fixture(scope="session")
+def vocab():
+    from knowledge.vocabulary import load_vocabulary
+
+    return load_vocabulary(CONTENT_DIR)
+
+
+@pytest.fixture(scope="session")
+def snapshot():
+    from knowledge.corpus import load_seed
+
+    return load_seed(CONTENT_DIR)
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from knowledge.encoder import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def knowledge_index(snapshot, encoder, vocab):
+    from knowledge.encoder import EmbeddingCache
+    from knowledge.search import KnowledgeIndex
+
+    cache = EmbeddingCache(REPO_ROOT / "var" / "cache" / "embeddings.sqlite")
+    return KnowledgeIndex.build(snapshot, encoder, vocab, cache=cache)

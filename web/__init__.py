@@ -1,0 +1,1 @@
+"""Web service (FastAPI): knowledge search API, health, ops console, agent console, WeChat simulator."""

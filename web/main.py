@@ -1,0 +1,32 @@
+"""Application factory: wiring only (settings, state, routers). Run: uvicorn web.main:create_app --factory."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Optional
+
+from fastapi import FastAPI
+
+from common.logging_setup import configure_logging
+from common.settings import Settings, load_settings
+from web.routes import health, knowledge
+from web.state import AppState
+
+
+def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState] = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    app_state = state or AppState.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app_state.start()
+        yield
+        app_state.stop()
+
+    app = FastAPI(title="保险小助手 web service", version="0.1.0", lifespan=lifespan)
+    app.state.app_state = app_state
+    app.include_router(health.router)
+    app.include_router(knowledge.router)
+    logging.getLogger(__name__).info("web app created", extra={"event": "web.created"})
+    return app

@@ -1,0 +1,60 @@
+"""Liveness (`/livez`: this process answers) and health (`/healthz`: every component, 503 if one is down)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from web.deps import StateDep
+
+router = APIRouter(tags=["health"])
+PROBE_TIMEOUT_S = 2.0
+
+
+@router.get("/livez")
+def livez() -> dict:
+    return {"status": "up"}
+
+
+async def _probe_http(url: str) -> dict[str, Any]:
+    try:
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
+            resp = await client.get(url)
+        if resp.status_code < 500:
+            return {"status": "up"}
+        return {"status": "down", "detail": f"HTTP {resp.status_code}"}
+    except httpx.HTTPError as exc:
+        return {"status": "down", "detail": type(exc).__name__}
+
+
+def _probe_database(state) -> dict[str, Any]:
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "up", "dialect": state.engine.dialect.name}
+    except Exception as exc:  # any driver error means "down"; the type is enough for an operator
+        return {"status": "down", "detail": type(exc).__name__}
+
+
+def _probe_knowledge(state) -> dict[str, Any]:
+    service = state.knowledge
+    if service.ready:
+        return {"status": "up", "version": service.version, **service.index.stats}
+    return {"status": "down", "detail": service.last_error or "building"}
+
+
+@router.get("/healthz")
+async def healthz(state: StateDep) -> JSONResponse:
+    settings = state.settings
+    action_health = settings.action_server_url.rsplit("/", 1)[0] + "/health"
+    rasa, actions = await asyncio.gather(_probe_http(settings.rasa_url + "/"), _probe_http(action_health))
+    database = await asyncio.to_thread(_probe_database, state)
+    components = {"rasa_core": rasa, "action_server": actions, "knowledge_index": _probe_knowledge(state),
+                  "database": database}
+    ok = all(c["status"] == "up" for c in components.values())
+    return JSONResponse({"status": "up" if ok else "down", "components": components},
+                        status_code=200 if ok else 503)
