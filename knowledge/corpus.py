@@ -47,10 +47,13 @@ class KnowledgeSnapshot:
     faqs: tuple[FaqEntry, ...]
     clause_docs: tuple[ClauseDocument, ...]
     clause_sources: tuple[str, ...] = ()
+    # sample user questions per clause section id: indexed like FAQ similar questions
+    clause_questions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
-        payload = json.dumps([[f.to_dict() for f in self.faqs], list(self.clause_sources)],
+        payload = json.dumps([[f.to_dict() for f in self.faqs], list(self.clause_sources),
+                              {k: list(v) for k, v in sorted(self.clause_questions.items())}],
                              ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
 
@@ -104,6 +107,8 @@ def build_corpus(snapshot: KnowledgeSnapshot) -> Corpus:
                                          "\n".join(a.text for a in arts), (doc.product_id,), section, arts)
             for art in arts:
                 corpus.entries.append(Entry(f"{item_id}#{art.article_no}", item_id, art.text, "passage", art))
+            for n, q in enumerate(dict.fromkeys(snapshot.clause_questions.get(item_id, ()))):
+                corpus.entries.append(Entry(f"{item_id}#q{n}", item_id, q, "query"))
     return corpus
 
 
@@ -116,13 +121,24 @@ def load_seed(content_dir: Path) -> KnowledgeSnapshot:
         text = path.read_text(encoding="utf-8")
         sources.append(text)
         docs.append(parse_clause_document(text, source=str(path)))
-    return KnowledgeSnapshot(faqs, tuple(docs), tuple(sources))
+    return KnowledgeSnapshot(faqs, tuple(docs), tuple(sources), load_clause_questions(content_dir))
 
 
-def snapshot_from_sources(faqs: list[dict], clause_sources: list[str]) -> KnowledgeSnapshot:
+def load_clause_questions(content_dir: Path) -> dict[str, tuple[str, ...]]:
+    path = content_dir / "clause_questions.yml"
+    if not path.exists():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): tuple(str(q).strip() for q in v or () if str(q).strip())
+            for k, v in (raw.get("sections") or {}).items()}
+
+
+def snapshot_from_sources(faqs: list[dict], clause_sources: list[str],
+                          clause_questions: Optional[dict[str, list[str]]] = None) -> KnowledgeSnapshot:
     """Build a snapshot from stored records (the ops database keeps the same shapes)."""
     docs = tuple(parse_clause_document(src, source=f"clause #{i + 1}") for i, src in enumerate(clause_sources))
-    return KnowledgeSnapshot(tuple(FaqEntry.from_dict(f) for f in faqs), docs, tuple(clause_sources))
+    questions = {k: tuple(v) for k, v in (clause_questions or {}).items()}
+    return KnowledgeSnapshot(tuple(FaqEntry.from_dict(f) for f in faqs), docs, tuple(clause_sources), questions)
 
 
 __all__ = ["FaqEntry", "KnowledgeSnapshot", "Item", "Entry", "Corpus", "build_corpus", "load_seed",

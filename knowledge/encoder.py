@@ -39,7 +39,7 @@ class SentenceTransformerEncoder:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         self.name = f"e5-small:{Path(model_dir).name}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 64,

@@ -58,6 +58,7 @@ class SearchResult:
     query: str
     hits: list[Hit]
     answerable: bool
+    confidence: float = 0.0  # re-ranker margin: P(top hit) - P(runner-up); what `answerable` thresholds
     product: Optional[str] = None
     reason: str = ""
     timings_ms: dict = field(default_factory=dict)
@@ -274,20 +275,22 @@ class KnowledgeIndex:
             bm = self.bm25.scores(tokenize(text))
             order = sorted(range(len(bm)), key=lambda i: bm[i], reverse=True)[:top_k]
             hits = [self._hit(i, bm[i], self.exact_item_score(self.embed_query(text), i)[1]) for i in order if bm[i] > 0]
-            return SearchResult(text, hits, bool(hits), qctx.product)
+            return SearchResult(text, hits, bool(hits), hits[0].score if hits else 0.0, qctx.product)
         qvec = self.embed_query(text)
         t1 = time.perf_counter()
         if mode == "dense":
             dense, best_entry = self.dense_item_scores(qvec)
             order = sorted(dense, key=dense.get, reverse=True)[:top_k]
             hits = [self._hit(c, dense[c], best_entry[c]) for c in order]
-            return SearchResult(text, hits, bool(hits), qctx.product)
+            return SearchResult(text, hits, bool(hits), hits[0].score if hits else 0.0, qctx.product)
         cands, X, best_entry = self.features(qctx, qvec)
         scores = self.reranker.predict_proba(X)[:, 1] if self.reranker is not None else X[:, 0]
-        order = np.argsort(-scores)[:top_k]
+        order = np.argsort(-scores)[:max(top_k, 2)]
         hits = [self._hit(cands[i], scores[i], best_entry[cands[i]]) for i in order]
-        answerable = bool(hits) and hits[0].score >= self.threshold
+        # the margin over the runner-up separates right from wrong answers far better than P(top) alone
+        confidence = float(scores[order[0]] - (scores[order[1]] if len(order) > 1 else 0.0)) if hits else 0.0
+        answerable = bool(hits) and confidence >= self.threshold
         reason = "" if answerable else ("foreign_term" if qctx.foreign else "low_confidence")
         t2 = time.perf_counter()
-        return SearchResult(text, hits, answerable, qctx.product, reason,
+        return SearchResult(text, hits[:top_k], answerable, round(confidence, 4), qctx.product, reason,
                             {"embed": round((t1 - t0) * 1000, 2), "rank": round((t2 - t1) * 1000, 2)})

@@ -86,6 +86,9 @@ class Vocabulary:
         return {sec for sec, words in self.section_keywords.items() if any(w in text for w in words)}
 
     def foreign_term(self, text: str) -> Optional[str]:
+        """A product or topic we do not sell, after removing our own product names ('网约车险' is not '车险')."""
+        for alias in sorted((a for al in self.product_aliases.values() for a in al), key=len, reverse=True):
+            text = text.replace(alias, "\u0000")
         return next((t for t in self.foreign_terms if t in text), None)
 
     def asks_for_clause(self, text: str) -> bool:

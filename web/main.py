@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from common.logging_setup import configure_logging
 from common.settings import Settings, load_settings
 from web.routes import health, knowledge
+from web.routes import simulator
 from web.state import AppState
 
 
@@ -28,5 +29,6 @@ def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState]
     app.state.app_state = app_state
     app.include_router(health.router)
     app.include_router(knowledge.router)
+    app.include_router(simulator.router)
     logging.getLogger(__name__).info("web app created", extra={"event": "web.created"})
     return app

@@ -42,6 +42,7 @@ class HitOut(BaseModel):
 class SearchResponse(BaseModel):
     hits: list[HitOut]
     answerable: bool
+    confidence: float = Field(0.0, description="re-ranker margin over the runner-up; `answerable` thresholds it")
     product: Optional[str] = None
     reason: str = ""
     index_version: str
@@ -58,4 +59,4 @@ def search(body: SearchRequest, state: StateDep) -> SearchResponse:
                                         "top": result.hits[0].id if result.hits else None,
                                         "ms": result.timings_ms})
     return SearchResponse(hits=[HitOut(**h.to_dict()) for h in result.hits], answerable=result.answerable,
-                          product=result.product, reason=result.reason, index_version=index.version)
+                          confidence=result.confidence, product=result.product, reason=result.reason, index_version=index.version)

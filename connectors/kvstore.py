@@ -1,0 +1,183 @@
+"""A tiny key-value store with atomic operations, on Redis or on a local SQLite file.
+
+The connectors need exactly-once message handling, a shared access_token and a persisted kf
+cursor across processes (several Rasa replicas): Redis when REDIS_URL is set, otherwise one
+SQLite file under the var directory (processes on one machine). Synchronous by design: async
+callers use ``asyncio.to_thread``.
+"""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional, Protocol, Union
+
+
+class KeyValueStore(Protocol):
+    def get(self, key: str) -> Optional[str]: ...
+    def set(self, key: str, value: str, ttl_s: float) -> None: ...
+    def add(self, key: str, value: str, ttl_s: float) -> bool: ...
+    def cas(self, key: str, expected: str, new: str, ttl_s: float) -> bool: ...
+    def delete_if(self, key: str, expected: str) -> bool: ...
+    def close(self) -> None: ...
+
+
+class LockTimeout(Exception):
+    """The lock stayed taken for longer than the caller was willing to wait."""
+
+
+_CAS = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisStore:
+    """Redis backend (shared by every replica). Keys live under ``prefix``."""
+
+    def __init__(self, url: str, prefix: str = "insurebot:connectors:") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3,
+                                           decode_responses=True, health_check_interval=30)
+        self._prefix = prefix
+        self._cas = self._redis.register_script(_CAS)
+        self._delete_if = self._redis.register_script(_DELETE_IF)
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    def get(self, key: str) -> Optional[str]:
+        return self._redis.get(self._k(key))
+
+    def set(self, key: str, value: str, ttl_s: float) -> None:
+        self._redis.set(self._k(key), value, px=max(1, int(ttl_s * 1000)))
+
+    def add(self, key: str, value: str, ttl_s: float) -> bool:
+        return bool(self._redis.set(self._k(key), value, px=max(1, int(ttl_s * 1000)), nx=True))
+
+    def cas(self, key: str, expected: str, new: str, ttl_s: float) -> bool:
+        return bool(self._cas(keys=[self._k(key)], args=[expected, new, max(1, int(ttl_s * 1000))]))
+
+    def delete_if(self, key: str, expected: str) -> bool:
+        return bool(self._delete_if(keys=[self._k(key)], args=[expected]))
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class SqliteStore:
+    """SQLite backend: one file shared by the processes of one machine (WAL, busy timeout)."""
+
+    _PURGE_EVERY = 500
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), timeout=10, isolation_level=None,
+                                     check_same_thread=False)
+        self._lock = threading.Lock()
+        self._writes = 0
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+                " expires REAL NOT NULL)")
+
+    def _write(self, sql: str, params: tuple) -> int:
+        with self._lock:
+            cur = self._conn.execute(sql, params)
+            changed = cur.rowcount
+            self._writes += 1
+            if self._writes % self._PURGE_EVERY == 0:
+                self._conn.execute("DELETE FROM kv WHERE expires <= ?", (time.time(),))
+            return changed
+
+    def get(self, key: str) -> Optional[str]:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM kv WHERE key = ? AND expires > ?",
+                                     (key, time.time())).fetchone()
+        return row[0] if row else None
+
+    def set(self, key: str, value: str, ttl_s: float) -> None:
+        self._write("INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
+                    (key, value, time.time() + ttl_s))
+
+    def add(self, key: str, value: str, ttl_s: float) -> bool:
+        now = time.time()
+        return self._write(
+            "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE"
+            " SET value = excluded.value, expires = excluded.expires WHERE kv.expires <= ?",
+            (key, value, now + ttl_s, now)) == 1
+
+    def cas(self, key: str, expected: str, new: str, ttl_s: float) -> bool:
+        now = time.time()
+        return self._write(
+            "UPDATE kv SET value = ?, expires = ? WHERE key = ? AND value = ? AND expires > ?",
+            (new, now + ttl_s, key, expected, now)) == 1
+
+    def delete_if(self, key: str, expected: str) -> bool:
+        return self._write("DELETE FROM kv WHERE key = ? AND value = ?", (key, expected)) == 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def open_store(redis_url: str, var_dir: Union[str, Path], name: str = "connectors.sqlite3") -> KeyValueStore:
+    """Redis when ``redis_url`` is set, else ``<var_dir>/<name>``."""
+    if redis_url:
+        return RedisStore(redis_url)
+    return SqliteStore(Path(var_dir) / name)
+
+
+@contextmanager
+def locked(store: KeyValueStore, name: str, *, ttl_s: float = 15.0, wait_s: float = 10.0,
+           poll_s: float = 0.05) -> Iterator[None]:
+    """Mutual exclusion across threads, processes and replicas (expires after ``ttl_s``)."""
+    key, token = f"lock:{name}", secrets.token_hex(8)
+    deadline = time.monotonic() + wait_s
+    while not store.add(key, token, ttl_s):
+        if time.monotonic() > deadline:
+            raise LockTimeout(name)
+        time.sleep(poll_s)
+    try:
+        yield
+    finally:
+        store.delete_if(key, token)
+
+
+class async_locked:
+    """``async with async_locked(store, name):`` -- :func:`locked` without blocking the event loop."""
+
+    def __init__(self, store: KeyValueStore, name: str, *, ttl_s: float = 300.0,
+                 wait_s: float = 60.0, poll_s: float = 0.1) -> None:
+        self.store, self.key, self.ttl_s, self.wait_s, self.poll_s = store, f"lock:{name}", ttl_s, wait_s, poll_s
+        self.token = secrets.token_hex(8)
+
+    async def __aenter__(self) -> "async_locked":
+        import asyncio
+
+        deadline = time.monotonic() + self.wait_s
+        while not await asyncio.to_thread(self.store.add, self.key, self.token, self.ttl_s):
+            if time.monotonic() > deadline:
+                raise LockTimeout(self.key)
+            await asyncio.sleep(self.poll_s)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.store.delete_if, self.key, self.token)

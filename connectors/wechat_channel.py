@@ -1,0 +1,155 @@
+"""Rasa custom channel ``wechat`` (Official Account), a thin adapter around WeChatWebhook.
+
+credentials.yml::
+
+    connectors.wechat_channel.WeChatInput:
+      token: ${WECHAT_TOKEN}
+      app_id: ${WECHAT_APP_ID}
+      app_secret: ${WECHAT_APP_SECRET}
+      encoding_aes_key: ${WECHAT_ENCODING_AES_KEY}
+      api_base_url: ${WECHAT_API_BASE_URL}
+
+Webhook: ``/webhooks/wechat/webhook`` (GET = URL verification, POST = messages). With an empty
+token the channel loads but answers 503, so Rasa starts without WeChat settings.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from common.settings import load_settings
+from connectors.config import WeChatConfig
+from connectors.http_api import WeChatApiError
+from connectors.kvstore import KeyValueStore, open_store
+from connectors.ledger import TurnLedger
+from connectors.logsafe import pseudonym
+from connectors.rasa_glue import configure_connector_logging, query_of, turn_runner
+from connectors.replies import split_utf8, texts_from_bot
+from connectors.wechat_api import OfficialAccountApi
+from connectors.wechat_webhook import HttpReply, WeChatWebhook
+
+log = logging.getLogger(__name__)
+
+
+class WeChatOutput(OutputChannel):
+    """Pushes bot messages through the customer-service API.
+
+    Rasa uses it outside webhook turns, e.g. ``POST /conversations/{id}/trigger_intent?output_channel=wechat``
+    (agent hand-back, reminders). Webhook turns collect their messages instead.
+    """
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    def __init__(self, api: OfficialAccountApi) -> None:
+        self.api = api
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._send(recipient_id, [text])
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: Any, **kwargs: Any) -> None:
+        await self._send(recipient_id, texts_from_bot([{"text": text, "buttons": buttons}]))
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self._send(recipient_id, texts_from_bot([{"image": image}]))
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        await self._send(recipient_id, texts_from_bot([{"custom": json_message}]))
+
+    async def _send(self, recipient_id: str, texts: Any) -> None:
+        for text in texts:
+            for chunk in split_utf8(text):
+                try:
+                    await asyncio.to_thread(self.api.send_text, recipient_id, chunk)
+                except WeChatApiError as exc:
+                    log.warning("customer-service message not sent",
+                                extra={"event": "wechat.custom_failed", "errcode": exc.errcode,
+                                       "user": pseudonym(recipient_id)})
+                    return
+
+
+class WeChatInput(InputChannel):
+    """WeChat Official Account (公众号) webhook."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+        return cls(WeChatConfig.from_credentials(credentials))
+
+    def __init__(self, config: WeChatConfig) -> None:
+        settings = load_settings()
+        configure_connector_logging(settings.log_level)
+        self.config = config
+        self._store: Optional[KeyValueStore] = None
+        self._api: Optional[OfficialAccountApi] = None
+        self._redis_url = settings.redis_url
+        self._var_dir = settings.var_dir
+        problems = config.problems()
+        if problems:
+            log.error("wechat channel disabled (answers 503) until configured",
+                      extra={"event": "wechat.unconfigured", "problems": problems})
+        for warning in ([] if problems else config.warnings()):
+            log.warning(warning, extra={"event": "wechat.partially_configured"})
+
+    def _shared_store(self) -> KeyValueStore:
+        if self._store is None:
+            self._store = open_store(self._redis_url, self._var_dir)
+        return self._store
+
+    def _outbound_api(self) -> Optional[OfficialAccountApi]:
+        if self._api is None and self.config.app_id and self.config.app_secret and not self.config.problems():
+            self._api = OfficialAccountApi(self.config, self._shared_store())
+        return self._api
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        api = self._outbound_api()
+        return WeChatOutput(api) if api is not None else None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("wechat_webhook", __name__)
+        holder: Dict[str, WeChatWebhook] = {}
+
+        def webhook() -> WeChatWebhook:
+            # built on first use: no files or connections are opened while Rasa loads channels
+            if "hook" not in holder:
+                configured = not self.config.problems()
+                holder["hook"] = WeChatWebhook(
+                    self.config,
+                    TurnLedger(self._shared_store()) if configured else _NullLedger(),  # type: ignore[arg-type]
+                    turn_runner(on_new_message, self.name()),
+                    self._outbound_api() if configured else None)
+            return holder["hook"]
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if not self.config.problems() else "unconfigured"})
+
+        @bp.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            return _to_sanic(await webhook().verify(query_of(request)))
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            reply = await webhook().receive(query_of(request), request.body or b"",
+                                            request.headers.get("content-length"))
+            return _to_sanic(reply)
+
+        return bp
+
+
+class _NullLedger:
+    """Placeholder when the channel is unconfigured (every request gets 503 before it is used)."""
+
+
+def _to_sanic(reply: HttpReply) -> HTTPResponse:
+    return response.text(reply.body, status=reply.status, content_type=reply.content_type)

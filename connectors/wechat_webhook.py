@@ -1,0 +1,298 @@
+"""The Official Account webhook, independent of Rasa and of the web framework.
+
+``WeChatWebhook.receive`` authenticates a push, decrypts it, and answers within WeChat's 5-second
+rule: a passive reply when the bot is done within ``passive_deadline_s``, otherwise ``success`` and
+the answer goes out later through the customer-service API. Every message runs at most one bot
+turn, across WeChat's retries and across replicas (see :mod:`connectors.ledger`).
+
+The Rasa channel (:mod:`connectors.wechat_channel`) is a thin adapter around this class; tests
+drive it directly with any ``run_turn`` coroutine.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set
+
+from connectors.config import WeChatConfig
+from connectors.crypto import CryptoError, MessageCrypto
+from connectors.http_api import WeChatApiError
+from connectors.ledger import TurnLedger
+from connectors.logsafe import pseudonym
+from connectors.messages import REPLY_ERROR, Inbound, InvalidMessage, Plan, parse_inbound, plan_for
+from connectors.replies import delivery_plan, texts_from_bot
+from connectors.security import Rejected, check_body_size, verify_msg_signature, verify_signature
+from connectors.wechat_api import NOT_RETRIED, OfficialAccountApi
+from connectors.wxxml import parse_xml, render_text_reply
+
+log = logging.getLogger(__name__)
+
+# (text, sender_id, message_id, metadata) -> the bot's messages (Rasa's dict format)
+RunTurn = Callable[[str, str, str, Dict[str, Any]], Awaitable[List[Dict[str, Any]]]]
+
+XML = "application/xml; charset=utf-8"
+PLAIN = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: str
+    content_type: str = PLAIN
+
+
+SUCCESS = HttpReply(200, "success")
+
+
+@dataclass
+class _Inflight:
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    task: Optional["asyncio.Task[None]"] = None
+
+
+class WeChatWebhook:
+    """Authentication, exactly-once turns and reply delivery for one Official Account."""
+
+    def __init__(self, config: WeChatConfig, ledger: TurnLedger, run_turn: RunTurn,
+                 api: Optional[OfficialAccountApi] = None) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.run_turn = run_turn
+        self.api = api
+        self.problems = config.problems()
+        self.crypto = (MessageCrypto(config.token, config.encoding_aes_key, config.app_id)
+                       if config.encrypted and not self.problems else None)
+        self._inflight: Dict[str, _Inflight] = {}
+        self._background: Set["asyncio.Task[Any]"] = set()
+
+    # ---- GET: URL verification -------------------------------------------------------------
+    async def verify(self, query: Mapping[str, str]) -> HttpReply:
+        if self.problems:
+            return self._unavailable()
+        try:
+            verify_signature(self.config.token, query.get("signature"), query.get("timestamp"),
+                             query.get("nonce"))
+        except Rejected as exc:
+            return self._reject(exc, "verify")
+        echostr = query.get("echostr", "")
+        if not echostr or len(echostr) > 512:
+            return self._reject(Rejected(400, "missing echostr"), "verify")
+        log.info("wechat url verified", extra={"event": "wechat.verified"})
+        return HttpReply(200, echostr)
+
+    # ---- POST: messages --------------------------------------------------------------------
+    async def receive(self, query: Mapping[str, str], body: bytes,
+                      content_length: Optional[str] = None) -> HttpReply:
+        started = time.monotonic()
+        if self.problems:
+            return self._unavailable()
+        try:
+            msg, encrypted = self._authenticate(query, body, content_length)
+        except Rejected as exc:
+            return self._reject(exc, "receive")
+
+        plan = plan_for(msg)
+        key = msg.dedupe_key
+        deadline = started + self.config.passive_deadline_s
+        waiting_until = time.time() + (deadline - time.monotonic())
+        owner, record = await asyncio.to_thread(self.ledger.claim, key, waiting_until)
+        if owner:
+            inflight = _Inflight()
+            self._inflight[key] = inflight
+            inflight.task = self._spawn(self._run(key, msg, plan, inflight))
+        else:
+            log.info("duplicate delivery (retry or replay)",
+                     extra={"event": "wechat.duplicate", "kind": plan.kind,
+                            "state": record.state if record else "expired"})
+            if record is not None and record.state == "running":
+                await asyncio.to_thread(self.ledger.extend_wait, key, waiting_until)
+
+        text = await self._await_answer(key, deadline)
+        elapsed_ms = round((time.monotonic() - started) * 1000)
+        if text is None:
+            if owner and self.api is not None and plan.deliver and self._still_running(key):
+                self._spawn(self._typing(msg.openid))
+            log.info("acknowledged with success", extra={"event": "wechat.ack", "kind": plan.kind,
+                                                         "owner": owner, "ms": elapsed_ms})
+            return SUCCESS
+        log.info("passive reply", extra={"event": "wechat.passive", "kind": plan.kind,
+                                         "owner": owner, "ms": elapsed_ms})
+        return self._render(msg, text, encrypted, query)
+
+    def _authenticate(self, query: Mapping[str, str], body: bytes,
+                      content_length: Optional[str]) -> "tuple[Inbound, bool]":
+        check_body_size(body, content_length)
+        encrypted = query.get("encrypt_type", "").lower() == "aes"
+        if self.crypto is not None and not encrypted:
+            raise Rejected(403, "unencrypted message while an EncodingAESKey is configured")
+        if encrypted and self.crypto is None:
+            raise Rejected(403, "encrypted message but no EncodingAESKey configured")
+        token = self.config.token
+        verify_signature(token, query.get("signature"), query.get("timestamp"), query.get("nonce"))
+        outer = parse_xml(body)
+        if encrypted:
+            assert self.crypto is not None
+            ciphertext = outer.get("Encrypt", "")
+            if not ciphertext:
+                raise Rejected(400, "Encrypt element missing")
+            verify_msg_signature(token, query.get("msg_signature"), query.get("timestamp"),
+                                 query.get("nonce"), ciphertext)
+            try:
+                inner = self.crypto.decrypt(ciphertext)
+            except CryptoError as exc:
+                raise Rejected(403, f"decryption failed: {exc}") from None
+            fields = parse_xml(inner.encode("utf-8"))
+        else:
+            fields = outer
+        try:
+            msg = parse_inbound(fields)
+        except InvalidMessage as exc:
+            raise Rejected(400, str(exc)) from None
+        openid = query.get("openid")
+        if openid and openid != msg.openid:
+            raise Rejected(403, "openid in the URL does not match FromUserName")
+        if self.config.app_id and encrypted and outer.get("ToUserName") and outer["ToUserName"] != msg.account:
+            raise Rejected(403, "ToUserName mismatch between envelope and message")
+        return msg, encrypted
+
+    # ---- waiting for the answer ------------------------------------------------------------
+    def _still_running(self, key: str) -> bool:
+        inflight = self._inflight.get(key)
+        return inflight is not None and not inflight.answered.is_set()
+
+    async def _await_answer(self, key: str, deadline: float) -> Optional[str]:
+        """The passive reply text if this attempt gets to deliver it before ``deadline``."""
+        while True:
+            remaining = deadline - time.monotonic()
+            inflight = self._inflight.get(key)
+            if inflight is not None and not inflight.answered.is_set() and remaining > 0:
+                try:
+                    await asyncio.wait_for(inflight.answered.wait(), timeout=remaining)
+                except asyncio.TimeoutError:
+                    pass
+            record = await asyncio.to_thread(self.ledger.get, key)
+            if record is None:
+                return None
+            if record.state == "done":
+                if record.delivery == "":
+                    won = await asyncio.to_thread(self.ledger.claim_delivery, key, "passive")
+                    record = won or await asyncio.to_thread(self.ledger.get, key)
+                    if record is None:
+                        return None
+                if record.delivery == "passive":
+                    # also for a retry whose earlier passive reply never reached WeChat
+                    passive, _ = delivery_plan(record.texts)
+                    return passive
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if inflight is None:     # the turn runs on another replica: poll the shared ledger
+                await asyncio.sleep(min(0.1, remaining))
+
+    # ---- running the turn ------------------------------------------------------------------
+    async def _run(self, key: str, msg: Inbound, plan: Plan, inflight: _Inflight) -> None:
+        try:
+            texts = await self._answer(key, msg, plan)
+            passive, custom = delivery_plan(texts)
+            delivery = "none" if not texts else ("custom" if custom else "")
+            await asyncio.to_thread(self.ledger.finish, key, texts, delivery)
+            inflight.answered.set()
+            if delivery == "custom":
+                await self._send_custom(key, msg.openid, custom)
+            elif delivery == "":
+                await self._fallback_delivery(key, msg.openid, passive or "")
+        except Exception:  # never let a background task die silently
+            log.exception("turn failed", extra={"event": "wechat.turn_failed", "kind": plan.kind})
+        finally:
+            inflight.answered.set()
+            self._inflight.pop(key, None)
+
+    async def _answer(self, key: str, msg: Inbound, plan: Plan) -> List[str]:
+        texts: List[str] = []
+        if plan.rasa_text is not None:
+            metadata = {"wechat": {"msg_type": msg.msg_type, "kind": plan.kind}}
+            try:
+                messages = await asyncio.wait_for(
+                    self.run_turn(plan.rasa_text, msg.openid, key, metadata), self.config.turn_timeout_s)
+                texts = texts_from_bot(messages)
+            except Exception as exc:
+                log.error("bot turn failed", extra={"event": "wechat.bot_error", "kind": plan.kind,
+                                                    "error": type(exc).__name__})
+                texts = [REPLY_ERROR]
+        elif plan.reply:
+            texts = [plan.reply]
+        log.info("turn done", extra={"event": "wechat.turn", "kind": plan.kind,
+                                     "user": pseudonym(msg.openid), "replies": len(texts)})
+        return texts if plan.deliver else []
+
+    async def _fallback_delivery(self, key: str, openid: str, text: str) -> None:
+        """Nobody took the answer as a passive reply while an attempt was waiting: send it via the API."""
+        while True:
+            record = await asyncio.to_thread(self.ledger.get, key)
+            if record is None or record.delivery:
+                return
+            left = record.waiting_until - time.time()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(left, 0.1))
+        if await asyncio.to_thread(self.ledger.claim_delivery, key, "custom") is not None:
+            await self._send_custom(key, openid, [text])
+
+    async def _send_custom(self, key: str, openid: str, chunks: List[str]) -> None:
+        if self.api is None:
+            log.error("answer ready after the passive deadline but no API credentials to send it",
+                      extra={"event": "wechat.undeliverable", "user": pseudonym(openid)})
+            await asyncio.to_thread(self.ledger.record_outcome, key, "failed:no_api")
+            return
+        for index, chunk in enumerate(chunks):
+            try:
+                await asyncio.to_thread(self.api.send_text, openid, chunk)
+            except WeChatApiError as exc:
+                level = logging.WARNING if exc.errcode in NOT_RETRIED else logging.ERROR
+                log.log(level, "customer-service message not sent",
+                        extra={"event": "wechat.custom_failed", "errcode": exc.errcode,
+                               "user": pseudonym(openid), "part": index, "parts": len(chunks)})
+                await asyncio.to_thread(self.ledger.record_outcome, key, f"failed:{exc.errcode}")
+                return
+        await asyncio.to_thread(self.ledger.record_outcome, key, "sent")
+        log.info("customer-service messages sent", extra={"event": "wechat.custom_sent",
+                                                         "user": pseudonym(openid), "parts": len(chunks)})
+
+    async def _typing(self, openid: str) -> None:
+        try:
+            await asyncio.to_thread(self.api.typing, openid)  # type: ignore[union-attr]
+        except WeChatApiError as exc:
+            log.info("typing indicator failed", extra={"event": "wechat.typing_failed", "errcode": exc.errcode})
+
+    def _spawn(self, coro: Awaitable[Any]) -> "asyncio.Task[Any]":
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for background turns and deliveries (tests, graceful shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
+
+    # ---- responses -------------------------------------------------------------------------
+    def _render(self, msg: Inbound, text: str, encrypted: bool, query: Mapping[str, str]) -> HttpReply:
+        xml = render_text_reply(to_user=msg.openid, from_user=msg.account, content=text)
+        if encrypted and self.crypto is not None:
+            xml = self.crypto.encrypt_reply(xml, nonce=query.get("nonce", ""), timestamp=str(int(time.time())))
+        return HttpReply(200, xml, XML)
+
+    def _unavailable(self) -> HttpReply:
+        log.error("wechat channel not configured", extra={"event": "wechat.unconfigured",
+                                                         "problems": self.problems})
+        return HttpReply(503, "wechat channel not configured")
+
+    @staticmethod
+    def _reject(exc: Rejected, stage: str) -> HttpReply:
+        log.warning("wechat request rejected", extra={"event": "wechat.rejected", "stage": stage,
+                                                      "status": exc.status, "reason": exc.reason})
+        return HttpReply(exc.status, "forbidden" if exc.status == 403 else "bad request"
+                         if exc.status == 400 else "payload too large" if exc.status == 413 else "error")

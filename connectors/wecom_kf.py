@@ -1,0 +1,298 @@
+"""WeCom customer service (微信客服) webhook, independent of Rasa.
+
+WeCom's callback only says "there is something new" (``kf_msg_or_event`` with a short-lived
+Token); the messages are pulled with ``kf/sync_msg`` from a cursor that is persisted after each
+batch. One syncer per kf account at a time (a lock in the shared store), and a per-message mark,
+so no message is lost or answered twice across restarts and replicas. The bot only speaks while
+the session is untreated (0) or bot-handled (1); in the queue (2) or with a human agent (3) it
+stays silent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any, Dict, List, Mapping, Optional, Set
+
+from connectors.config import WeComKfConfig
+from connectors.crypto import CryptoError, MessageCrypto
+from connectors.geo import locate_province
+from connectors.http_api import WeChatApiError
+from connectors.kvstore import KeyValueStore, LockTimeout, async_locked
+from connectors.logsafe import pseudonym
+from connectors.messages import (REPLY_EMPTY_TEXT, REPLY_ERROR, REPLY_IMAGE, REPLY_LINK,
+                                 REPLY_LOCATION_UNKNOWN, REPLY_MEDIA, REPLY_UNSUPPORTED,
+                                 REPLY_VOICE_UNRECOGNISED, Plan, location_intent, user_text)
+from connectors.replies import split_utf8, texts_from_bot
+from connectors.security import Rejected, check_body_size, verify_msg_signature
+from connectors.wechat_webhook import SUCCESS, HttpReply, RunTurn
+from connectors.wecom_api import (BOT_MAY_SPEAK, SEND_LIMIT, STATE_BOT, STATE_NOT_ALLOWED,
+                                  STATE_UNTREATED, KfApi, message_list)
+from connectors.wxxml import parse_xml
+
+log = logging.getLogger(__name__)
+
+CURSOR_TTL_S = 400 * 24 * 3600
+DONE_TTL_S = 4 * 24 * 3600          # sync_msg only returns the last 3 days
+RUNNING_TTL_S = 600
+ORIGIN_CUSTOMER, ORIGIN_EVENT, ORIGIN_SERVICER = 3, 4, 5
+
+
+def _coordinate(value: Any) -> Optional[float]:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def plan_for_kf(msg: Dict[str, Any]) -> Plan:
+    """The kf counterpart of :func:`connectors.messages.plan_for` (JSON messages from sync_msg)."""
+    kind = str(msg.get("msgtype", ""))
+    body = msg.get(kind) if isinstance(msg.get(kind), dict) else {}
+    if kind == "text":
+        text = user_text(str(body.get("content", "")))
+        return Plan("text", rasa_text=text) if text else Plan("text_empty", reply=REPLY_EMPTY_TEXT)
+    if kind == "location":
+        province = locate_province(_coordinate(body.get("latitude")), _coordinate(body.get("longitude")),
+                                   f"{body.get('address', '')}{body.get('name', '')}")
+        if province:
+            return Plan("location", rasa_text=location_intent(province))
+        return Plan("location_unknown", reply=REPLY_LOCATION_UNKNOWN)
+    if kind == "image":
+        return Plan("image", reply=REPLY_IMAGE)
+    if kind == "voice":
+        return Plan("voice", reply=REPLY_VOICE_UNRECOGNISED)
+    if kind in ("link", "miniprogram"):
+        return Plan(kind, reply=REPLY_LINK)
+    if kind in ("video", "file"):
+        return Plan(kind, reply=REPLY_MEDIA)
+    return Plan("unsupported", reply=REPLY_UNSUPPORTED)
+
+
+class WeComKfWebhook:
+    """Callback verification, callback handling and the sync loop for one corp's kf accounts."""
+
+    def __init__(self, config: WeComKfConfig, store: Optional[KeyValueStore], run_turn: RunTurn,
+                 api: Optional[KfApi] = None) -> None:
+        self.config = config
+        self.store = store
+        self.run_turn = run_turn
+        self.api = api
+        self.problems = config.problems()
+        self.crypto = (MessageCrypto(config.token, config.encoding_aes_key, config.corp_id)
+                       if not self.problems else None)
+        self._syncing: Dict[str, "asyncio.Task[None]"] = {}
+        self._pending_token: Dict[str, Optional[str]] = {}
+        self._background: Set["asyncio.Task[Any]"] = set()
+
+    # ---- callbacks ---------------------------------------------------------------------------
+    async def verify(self, query: Mapping[str, str]) -> HttpReply:
+        """GET: check msg_signature over the encrypted echostr and return its plaintext."""
+        if self.crypto is None:
+            return self._unavailable()
+        echostr = (query.get("echostr") or "").replace(" ", "+")   # '+' decoded as space by some clients
+        try:
+            if not echostr or len(echostr) > 1024:
+                raise Rejected(400, "missing echostr")
+            verify_msg_signature(self.config.token, query.get("msg_signature"), query.get("timestamp"),
+                                 query.get("nonce"), echostr)
+            plain = self.crypto.decrypt(echostr)
+        except CryptoError as exc:
+            return self._reject(Rejected(403, f"echostr: {exc}"), "verify")
+        except Rejected as exc:
+            return self._reject(exc, "verify")
+        log.info("wecom kf url verified", extra={"event": "wecom_kf.verified"})
+        return HttpReply(200, plain)
+
+    async def receive(self, query: Mapping[str, str], body: bytes,
+                      content_length: Optional[str] = None) -> HttpReply:
+        """POST: authenticate, then sync in the background and answer at once (5-second rule)."""
+        if self.crypto is None:
+            return self._unavailable()
+        try:
+            check_body_size(body, content_length)
+            outer = parse_xml(body)
+            ciphertext = outer.get("Encrypt", "")
+            if not ciphertext:
+                raise Rejected(400, "Encrypt element missing")
+            verify_msg_signature(self.config.token, query.get("msg_signature"), query.get("timestamp"),
+                                 query.get("nonce"), ciphertext)
+            try:
+                inner = parse_xml(self.crypto.decrypt(ciphertext).encode("utf-8"))
+            except CryptoError as exc:
+                raise Rejected(403, f"decryption failed: {exc}") from None
+        except Rejected as exc:
+            return self._reject(exc, "receive")
+        event = inner.get("Event", "")
+        if inner.get("MsgType") == "event" and event == "kf_msg_or_event":
+            open_kfid = inner.get("OpenKfId", "")
+            if not open_kfid:
+                return self._reject(Rejected(400, "OpenKfId missing"), "receive")
+            if self.config.open_kfid and open_kfid != self.config.open_kfid:
+                log.info("callback for another kf account ignored", extra={"event": "wecom_kf.other_account"})
+                return SUCCESS
+            self.request_sync(open_kfid, inner.get("Token") or None)
+        else:
+            log.info("wecom callback ignored", extra={"event": "wecom_kf.ignored",
+                                                      "msg_type": inner.get("MsgType", ""), "kind": event})
+        return SUCCESS
+
+    # ---- syncing -----------------------------------------------------------------------------
+    def request_sync(self, open_kfid: str, token: Optional[str]) -> None:
+        """Coalesce callbacks: one running sync per account, re-run once if more arrived meanwhile."""
+        self._pending_token[open_kfid] = token or self._pending_token.get(open_kfid)
+        running = self._syncing.get(open_kfid)
+        if running is None or running.done():
+            task = asyncio.ensure_future(self._sync_loop(open_kfid))
+            self._syncing[open_kfid] = task
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _sync_loop(self, open_kfid: str) -> None:
+        while open_kfid in self._pending_token:
+            token = self._pending_token.pop(open_kfid)
+            try:
+                await self.sync(open_kfid, token)
+            except Exception:
+                log.exception("kf sync failed", extra={"event": "wecom_kf.sync_failed"})
+
+    async def sync(self, open_kfid: str, token: Optional[str] = None) -> int:
+        """Pull and handle everything new for ``open_kfid``; returns the number of messages handled."""
+        if self.api is None or self.store is None:
+            return 0
+        handled = 0
+        cursor_key = f"kf:cursor:{self.config.corp_id}:{open_kfid}"
+        try:
+            async with async_locked(self.store, f"kf:sync:{self.config.corp_id}:{open_kfid}"):
+                cursor = await asyncio.to_thread(self.store.get, cursor_key) or ""
+                while True:
+                    try:
+                        data = await asyncio.to_thread(self.api.sync_msg, open_kfid, cursor, token or "")
+                    except WeChatApiError as exc:
+                        if token and exc.errcode == 95007:      # callback token expired: pull without it
+                            token = None
+                            continue
+                        raise
+                    for msg in message_list(data):
+                        handled += await self._handle_once(msg)
+                    next_cursor = str(data.get("next_cursor") or cursor)
+                    if next_cursor != cursor:
+                        cursor = next_cursor
+                        await asyncio.to_thread(self.store.set, cursor_key, cursor, CURSOR_TTL_S)
+                    if not data.get("has_more"):
+                        break
+        except LockTimeout:
+            log.warning("another replica is syncing; it will pick this up", extra={"event": "wecom_kf.busy"})
+        return handled
+
+    async def _handle_once(self, msg: Dict[str, Any]) -> int:
+        msgid = str(msg.get("msgid", ""))
+        if not msgid:
+            return 0
+        key = f"kf:msg:{self.config.corp_id}:{msgid}"
+        assert self.store is not None
+        state = await asyncio.to_thread(self.store.get, key)
+        if state == "done":
+            return 0
+        # "running" seen while holding the sync lock means a previous holder died mid-message
+        await asyncio.to_thread(self.store.set, key, "running", RUNNING_TTL_S)
+        try:
+            await self._handle(msg)
+        except WeChatApiError as exc:
+            if exc.errcode < 0:
+                # WeCom unreachable: leave the message (and the cursor) for the next sync
+                await asyncio.to_thread(self.store.delete_if, key, "running")
+                raise
+            log.error("kf message failed", extra={"event": "wecom_kf.message_failed", "errcode": exc.errcode})
+        except Exception:
+            log.exception("kf message failed", extra={"event": "wecom_kf.message_failed"})
+        await asyncio.to_thread(self.store.set, key, "done", DONE_TTL_S)
+        return 1
+
+    async def _handle(self, msg: Dict[str, Any]) -> None:
+        origin = int(msg.get("origin") or 0)
+        if origin == ORIGIN_CUSTOMER:
+            await self._customer_message(msg)
+        elif origin == ORIGIN_EVENT:
+            await self._event(msg)
+        else:
+            log.info("kf message not for the bot", extra={"event": "wecom_kf.skipped", "origin": origin})
+
+    async def _customer_message(self, msg: Dict[str, Any]) -> None:
+        assert self.api is not None
+        open_kfid, user = str(msg.get("open_kfid", "")), str(msg.get("external_userid", ""))
+        state, _ = await asyncio.to_thread(self.api.service_state, open_kfid, user)
+        if state not in BOT_MAY_SPEAK:
+            log.info("session handled by people; bot stays silent",
+                     extra={"event": "wecom_kf.silent", "state": state, "user": pseudonym(user)})
+            return
+        if state == STATE_UNTREATED:
+            try:
+                await asyncio.to_thread(self.api.transfer, open_kfid, user, STATE_BOT)
+            except WeChatApiError as exc:
+                log.warning("could not mark session as bot-handled",
+                            extra={"event": "wecom_kf.trans_failed", "errcode": exc.errcode})
+        plan = plan_for_kf(msg)
+        texts = await self._answer(plan, user, str(msg.get("msgid", "")))
+        await self._send(open_kfid, user, texts)
+
+    async def _event(self, msg: Dict[str, Any]) -> None:
+        event = msg.get("event") if isinstance(msg.get("event"), dict) else {}
+        kind = str(event.get("event_type", ""))
+        if kind == "enter_session" and event.get("welcome_code"):
+            user = str(event.get("external_userid", ""))
+            texts = await self._answer(Plan("enter_session", rasa_text="/greet"), user, str(msg.get("msgid", "")))
+            if texts:
+                assert self.api is not None
+                try:
+                    await asyncio.to_thread(self.api.send_text_on_event, str(event["welcome_code"]),
+                                            split_utf8("\n\n".join(texts))[0])
+                except WeChatApiError as exc:
+                    log.warning("welcome message not sent", extra={"event": "wecom_kf.welcome_failed",
+                                                                   "errcode": exc.errcode})
+            return
+        log.info("kf event", extra={"event": "wecom_kf.event", "kind": kind})
+
+    async def _answer(self, plan: Plan, user: str, msgid: str) -> List[str]:
+        if plan.rasa_text is None:
+            return [plan.reply] if plan.reply else []
+        try:
+            messages = await asyncio.wait_for(
+                self.run_turn(plan.rasa_text, user, f"kf:{msgid}", {"wecom_kf": {"kind": plan.kind}}),
+                self.config.turn_timeout_s)
+        except Exception as exc:
+            log.error("bot turn failed", extra={"event": "wecom_kf.bot_error", "error": type(exc).__name__})
+            return [REPLY_ERROR]
+        return texts_from_bot(messages)
+
+    async def _send(self, open_kfid: str, user: str, texts: List[str]) -> None:
+        assert self.api is not None
+        for text in texts:
+            for chunk in split_utf8(text):
+                try:
+                    await asyncio.to_thread(self.api.send_text, open_kfid, user, chunk)
+                except WeChatApiError as exc:
+                    level = logging.WARNING if exc.errcode in (STATE_NOT_ALLOWED, SEND_LIMIT) else logging.ERROR
+                    log.log(level, "kf reply not sent", extra={"event": "wecom_kf.send_failed",
+                                                               "errcode": exc.errcode, "user": pseudonym(user)})
+                    return
+        log.info("kf replies sent", extra={"event": "wecom_kf.replied", "user": pseudonym(user),
+                                           "replies": len(texts)})
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._background and time.monotonic() < deadline:
+            await asyncio.wait(set(self._background), timeout=max(0.01, deadline - time.monotonic()))
+
+    def _unavailable(self) -> HttpReply:
+        log.error("wecom_kf channel not configured", extra={"event": "wecom_kf.unconfigured",
+                                                           "problems": self.problems})
+        return HttpReply(503, "wecom_kf channel not configured")
+
+    @staticmethod
+    def _reject(exc: Rejected, stage: str) -> HttpReply:
+        log.warning("wecom request rejected", extra={"event": "wecom_kf.rejected", "stage": stage,
+                                                     "status": exc.status, "reason": exc.reason})
+        return HttpReply(exc.status, "forbidden" if exc.status == 403 else "bad request")

@@ -1,0 +1,139 @@
+"""Rasa custom channel ``wecom_kf`` (WeCom customer service, 微信客服), a thin adapter.
+
+credentials.yml::
+
+    connectors.wecom_kf_channel.WeComKfInput:
+      corp_id: ${WECOM_CORP_ID}
+      kf_secret: ${WECOM_KF_SECRET}
+      token: ${WECOM_TOKEN}
+      encoding_aes_key: ${WECOM_ENCODING_AES_KEY}
+      open_kfid: ${WECOM_OPEN_KFID}
+      api_base_url: ${WECOM_API_BASE_URL}
+
+Callback URL: ``/webhooks/wecom_kf/webhook``. Unconfigured = 503.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from common.settings import load_settings
+from connectors.config import WeComKfConfig
+from connectors.http_api import WeChatApiError
+from connectors.kvstore import KeyValueStore, open_store
+from connectors.logsafe import pseudonym
+from connectors.rasa_glue import configure_connector_logging, query_of, turn_runner
+from connectors.replies import split_utf8, texts_from_bot
+from connectors.wechat_webhook import HttpReply
+from connectors.wecom_api import KfApi
+from connectors.wecom_kf import WeComKfWebhook
+
+log = logging.getLogger(__name__)
+
+
+class WeComKfOutput(OutputChannel):
+    """Sends via ``kf/send_msg`` (e.g. ``trigger_intent?output_channel=wecom_kf``)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wecom_kf"
+
+    def __init__(self, api: KfApi, open_kfid: str) -> None:
+        self.api = api
+        self.open_kfid = open_kfid
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._send(recipient_id, [text])
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: Any, **kwargs: Any) -> None:
+        await self._send(recipient_id, texts_from_bot([{"text": text, "buttons": buttons}]))
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        await self._send(recipient_id, texts_from_bot([{"custom": json_message}]))
+
+    async def _send(self, recipient_id: str, texts: Any) -> None:
+        for text in texts:
+            for chunk in split_utf8(text):
+                try:
+                    await asyncio.to_thread(self.api.send_text, self.open_kfid, recipient_id, chunk)
+                except WeChatApiError as exc:
+                    log.warning("kf message not sent", extra={"event": "wecom_kf.send_failed",
+                                                              "errcode": exc.errcode,
+                                                              "user": pseudonym(recipient_id)})
+                    return
+
+
+class WeComKfInput(InputChannel):
+    """微信客服 callback: verification, kf_msg_or_event -> sync -> Rasa -> kf/send_msg."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wecom_kf"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeComKfInput":
+        return cls(WeComKfConfig.from_credentials(credentials))
+
+    def __init__(self, config: WeComKfConfig) -> None:
+        settings = load_settings()
+        configure_connector_logging(settings.log_level)
+        self.config = config
+        self._redis_url, self._var_dir = settings.redis_url, settings.var_dir
+        self._store: Optional[KeyValueStore] = None
+        self._api: Optional[KfApi] = None
+        if config.problems():
+            log.error("wecom_kf channel disabled (answers 503) until configured",
+                      extra={"event": "wecom_kf.unconfigured", "problems": config.problems()})
+
+    def _shared(self) -> KeyValueStore:
+        if self._store is None:
+            self._store = open_store(self._redis_url, self._var_dir)
+        return self._store
+
+    def _kf_api(self) -> Optional[KfApi]:
+        if self._api is None and not self.config.problems():
+            self._api = KfApi(self.config.corp_id, self.config.kf_secret, self.config.api_base_url, self._shared())
+        return self._api
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        api = self._kf_api()
+        if api is None or not self.config.open_kfid:
+            return None
+        return WeComKfOutput(api, self.config.open_kfid)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("wecom_kf_webhook", __name__)
+        holder: Dict[str, WeComKfWebhook] = {}
+
+        def webhook() -> WeComKfWebhook:
+            if "hook" not in holder:
+                configured = not self.config.problems()
+                holder["hook"] = WeComKfWebhook(self.config, self._shared() if configured else None,
+                                                turn_runner(on_new_message, self.name()),
+                                                self._kf_api() if configured else None)
+            return holder["hook"]
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if not self.config.problems() else "unconfigured"})
+
+        @bp.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            return _to_sanic(await webhook().verify(query_of(request)))
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return _to_sanic(await webhook().receive(query_of(request), request.body or b"",
+                                                     request.headers.get("content-length")))
+
+        return bp
+
+
+def _to_sanic(reply: HttpReply) -> HTTPResponse:
+    return response.text(reply.body, status=reply.status, content_type=reply.content_type)
