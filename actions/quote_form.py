@@ -52,7 +52,7 @@ class ValidateQuoteForm(FormValidationAction):
         if not is_fresh_user_turn(tracker):
             return []
         text = tracker.latest_message.get("text") or ""
-        intent = tracker.get_intent_of_latest_message(skip_fallback_intent=False)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent in form_plan.NEVER_EXTRACT_INTENTS:
             return []
         if intent in form_plan.QUESTION_INTENTS and looks_like_question(text):

@@ -52,7 +52,7 @@ def rasa_baseline(dev: list[dict]) -> list[Prediction]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rs.json"
         subprocess.run([str(ROOT / ".venv-rasa/bin/python"), str(ROOT / "bench/rasa_response_selector.py"), str(out)],
-                       check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
+                       check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "LOG_LEVEL": "WARNING",
                                                   "PATH": "/usr/bin:/bin"})
         rows = json.loads(out.read_text(encoding="utf-8"))
     by_q = {r["q"]: r for r in rows}

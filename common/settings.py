@@ -33,6 +33,7 @@ class Settings:
     action_port: int = 5055
     embedding_model_dir: Path = REPO_ROOT / "var" / "models" / "e5-small"
     knowledge_dir: Path = REPO_ROOT / "knowledge" / "content"
+    embedding_cache: Path = REPO_ROOT / "var" / "cache" / "embeddings.sqlite"
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -76,6 +77,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         action_port=int(_env(env, "ACTION_PORT", "5055")),
         embedding_model_dir=Path(_env(env, "EMBEDDING_MODEL_DIR", str(var_dir / "models" / "e5-small"))),
         knowledge_dir=Path(_env(env, "KNOWLEDGE_DIR", str(REPO_ROOT / "knowledge" / "content"))),
+        embedding_cache=Path(_env(env, "EMBEDDING_CACHE", str(var_dir / "cache" / "embeddings.sqlite"))),
         log_level=_env(env, "LOG_LEVEL", "INFO"),
     )
 

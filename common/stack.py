@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ class Stack:
     """The running services; `stop()` ends them all."""
 
     settings: Settings
+    env: dict = field(default_factory=dict)
+    log_sink: IO[str] = sys.stdout
     services: list[Service] = field(default_factory=list)
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -67,6 +70,19 @@ class Stack:
             except subprocess.TimeoutExpired:
                 svc.process.kill()
                 svc.process.wait()
+
+    def restart(self, name: str, ready_timeout: float = 180.0) -> None:
+        """Stop one service and start it again with the same command (state must survive this)."""
+        svc = next(s for s in self.services if s.name == name)
+        if svc.process and svc.process.poll() is None:
+            svc.process.send_signal(signal.SIGTERM)
+            try:
+                svc.process.wait(20)
+            except subprocess.TimeoutExpired:
+                svc.process.kill()
+                svc.process.wait()
+        _launch(svc, self.env, self.log_sink)
+        _wait_ready(self, [svc], ready_timeout)
 
     def dead(self) -> list[str]:
         return [s.name for s in self.services if s.process and s.process.poll() is not None]
@@ -86,6 +102,8 @@ def service_environment(settings: Settings, base: Optional[dict] = None) -> dict
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONUNBUFFERED": "1",
         "INSUREBOT_VAR_DIR": str(settings.var_dir),
+        "EMBEDDING_CACHE": str(settings.embedding_cache),
+        "WEB_PORT": str(settings.web_port),
         "RASA_URL": settings.rasa_url,
         "WEB_URL": settings.web_url,
         "ACTION_SERVER_URL": settings.action_server_url,
@@ -120,6 +138,24 @@ def _pump(name: str, stream: IO[bytes], sink: IO[str]) -> None:
         sink.flush()
 
 
+def wait_healthy(settings: Settings, timeout: float = 300.0) -> dict:
+    """Wait until the web service's /healthz says every component is up (the index builds after start)."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    last: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/healthz", timeout=5) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            last = json.loads(exc.read() or b"{}")
+        except Exception as exc:
+            last = {"error": type(exc).__name__}
+        time.sleep(1)
+    raise TimeoutError(f"stack not healthy after {timeout:.0f}s: {last}")
+
+
 def _is_up(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
@@ -133,18 +169,23 @@ def start_stack(settings: Settings, *, log_sink: IO[str] = sys.stdout,
                 model_path: Path = MODEL_PATH) -> Stack:
     """Start every service and wait until each answers its health URL."""
     (settings.var_dir / "logs").mkdir(parents=True, exist_ok=True)
-    child_env = service_environment(settings, env)
-    stack = Stack(settings)
+    stack = Stack(settings, service_environment(settings, env), log_sink)
     for svc in build_services(settings, model_path):
-        svc.process = subprocess.Popen(svc.command, cwd=REPO_ROOT, env=child_env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        svc.pump = threading.Thread(target=_pump, args=(svc.name, svc.process.stdout, log_sink),
-                                    daemon=True)
-        svc.pump.start()
+        _launch(svc, stack.env, log_sink)
         stack.services.append(svc)
+    _wait_ready(stack, list(stack.services), ready_timeout)
+    return stack
+
+
+def _launch(svc: Service, env: dict, log_sink: IO[str]) -> None:
+    svc.process = subprocess.Popen(svc.command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    svc.pump = threading.Thread(target=_pump, args=(svc.name, svc.process.stdout, log_sink), daemon=True)
+    svc.pump.start()
+
+
+def _wait_ready(stack: Stack, pending: list[Service], ready_timeout: float) -> None:
     deadline = time.monotonic() + ready_timeout
-    pending = list(stack.services)
     while pending:
         if stack.dead():
             stack.stop()
@@ -154,4 +195,3 @@ def start_stack(settings: Settings, *, log_sink: IO[str] = sys.stdout,
             raise TimeoutError(f"not ready after {ready_timeout:.0f}s: {[s.name for s in pending]}")
         pending = [s for s in pending if not _is_up(s.health_url)]
         time.sleep(0.5)
-    return stack

@@ -222,7 +222,7 @@ _RELATIVE_ACTIVATION = [
     (re.compile(r"半年"), 183), (re.compile(r"(?<!\d)1\s*年前|买了\s*1\s*年|用了\s*1\s*年"), 365),
 ]
 _ACT_DAYS_RE = re.compile(r"(?<![\d.])(\d{1,4})\s*天(?:前|了|左右)?")
-_ACT_MONTHS_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*个?\s*(?:多)?月\s*(?:前|了|左右)?")
+_ACT_MONTHS_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:个\s*(?:多)?月|(?:多)?月\s*(?:前|了))")
 _ACT_WEEKS_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:周|星期|礼拜)\s*(?:前|了)?")
 _ACT_YEARS_RE = re.compile(r"(?<![\d.])(\d)\s*年\s*(?:前|了|多)")
 
@@ -231,7 +231,10 @@ _DRIVER_NO_RE = re.compile(r"没认证|未认证|没有认证|还没认证|认�
 _DRIVER_YES_RE = re.compile(r"已认证|有认证|认证了|认证过|已经认证|有网约车证|有驾驶员证|持证|有证|双证|已完成认证|认证通过|通过认证|已通过|有资格证")
 _YES_RE = re.compile(r"^(?:是|是的|有|有的|对|对的|嗯|嗯嗯|好|已经|当然|yes|ok)[啊呀的了吧!！。.~～]*$")
 _NO_RE = re.compile(r"^(?:不是|没有|没|否|不|无|还没|还没有|no)[啊呀的了吧!！。.~～]*$")
-_BARE_NUMBER_RE = re.compile(r"^\D{0,6}?(\d{1,8}(?:\.\d{1,2})?)\D{0,6}$")
+_BARE_NUMBER_RE = re.compile(r"^(?P<before>\D{0,6}?)(\d{1,8}(?:\.\d{1,2})?)(?P<after>\D{0,6})$")
+# what may surround a bare answer ("男 32", "大概50吧", "3类"); anything else means the number is about something else
+_FILLER_RE = re.compile(r"今年|大概|大约|左右|应该|可能|周岁|岁|男|女|了|吧|啊|呀|呢|的|是|我|他|她|约|元|块|万|类|年|"
+                        r"[\s,，.。!！~～、]")
 
 
 def _product_mentions(text: str, aliases: Mapping[str, Sequence[str]]) -> tuple[list[str], str]:
@@ -412,12 +415,6 @@ def parse_quote_text(text: str, *, today: dt.date, product_aliases: Mapping[str,
                     out.phone_activation_days = days
                     break
         if out.phone_activation_days is None:
-            for rx, mult in ((_ACT_DAYS_RE, 1), (_ACT_WEEKS_RE, 7), (_ACT_MONTHS_RE, 30), (_ACT_YEARS_RE, 365)):
-                m = _first(t.take(rx))
-                if m:
-                    out.phone_activation_days = int(m.group(1)) * mult
-                    break
-        if out.phone_activation_days is None:
             for m in t.take(_MONTH_DAY_RE, use=False):
                 month, day = int(m.group(1)), int(m.group(2) or 1)
                 if not 1 <= month <= 12:
@@ -427,6 +424,12 @@ def parse_quote_text(text: str, *, today: dt.date, product_aliases: Mapping[str,
                 if days is not None:
                     out.phone_activation_days = days
                     t.mark(m)
+                    break
+        if out.phone_activation_days is None:
+            for rx, mult in ((_ACT_DAYS_RE, 1), (_ACT_WEEKS_RE, 7), (_ACT_MONTHS_RE, 30), (_ACT_YEARS_RE, 365)):
+                m = _first(t.take(rx))
+                if m:
+                    out.phone_activation_days = int(m.group(1)) * mult
                     break
 
     # sum insured
@@ -447,7 +450,7 @@ def parse_quote_text(text: str, *, today: dt.date, product_aliases: Mapping[str,
             out.occupation_class = int(m.group(1) or m.group(2))
     if out.occupation_class is None:
         for word in sorted(OCCUPATION_WORDS, key=len, reverse=True):
-            if word in raw and not (word in ("司机", "滴滴") and current == "driver_accident"):
+            if word in stripped and not (word in ("司机", "滴滴") and current == "driver_accident"):
                 out.occupation_class, out.occupation_word = OCCUPATION_WORDS[word], word
                 break
 
@@ -476,9 +479,9 @@ def _bare_answer(out: ParsedQuote, t: _Text, asked: Optional[str], today: dt.dat
     if asked is None or out.found().get(_SLOT_FIELD.get(asked, asked)) is not None:
         return
     m = _BARE_NUMBER_RE.match(t.text.strip())
-    if not m or not t.free(m.span(1)):
+    if not m or not t.free(m.span(2)) or _FILLER_RE.sub("", m.group("before") + m.group("after")):
         return
-    number = float(m.group(1))
+    number = float(m.group(2))
     if asked == "insured_age" and number.is_integer() and 0 <= number <= 120:
         out.age = int(number)
     elif asked == "coverage_cny":

@@ -44,3 +44,20 @@ def knowledge_index(snapshot, encoder, vocab):
 
     cache = EmbeddingCache(REPO_ROOT / "var" / "cache" / "embeddings.sqlite")
     return KnowledgeIndex.build(snapshot, encoder, vocab, cache=cache)
+
+
+@pytest.fixture(scope="session")
+def web_app_url(tmp_path_factory, knowledge_index):
+    """The real web app (real knowledge index) served on a free loopback port."""
+    from common.settings import load_settings
+    from tests.helpers import free_port, serve_app
+    from web.main import create_app
+    from web.state import AppState
+
+    var = tmp_path_factory.mktemp("web-var")
+    settings = load_settings({"INSUREBOT_VAR_DIR": str(var)})
+    state = AppState.create(settings)
+    state.knowledge._index = knowledge_index
+    state.start = lambda: None
+    with serve_app(create_app(settings, state=state), free_port()) as url:
+        yield url

@@ -11,6 +11,7 @@ from common.logging_setup import configure_logging
 from common.settings import Settings, load_settings
 from web.routes import health, knowledge
 from web.routes import simulator
+from web.routes import quotes
 from web.state import AppState
 
 
@@ -30,5 +31,6 @@ def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState]
     app.include_router(health.router)
     app.include_router(knowledge.router)
     app.include_router(simulator.router)
+    app.include_router(quotes.router)
     logging.getLogger(__name__).info("web app created", extra={"event": "web.created"})
     return app

@@ -31,13 +31,15 @@ class AppState:
         knowledge = KnowledgeService(
             encoder_factory=lambda: SentenceTransformerEncoder(settings.embedding_model_dir),
             vocab_loader=lambda: load_vocabulary(settings.knowledge_dir),
-            cache_path=settings.var_dir / "cache" / "embeddings.sqlite",
+            cache_path=settings.embedding_cache,
         )
         return cls(settings, knowledge, lambda: load_seed(settings.knowledge_dir))
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            import web.auth  # noqa: F401  (declares the users/sessions tables before create_all)
+
             self._engine = get_engine(self.settings.app_database_url)
             create_all(self._engine)
         return self._engine

@@ -11,7 +11,8 @@ from common.settings import REPO_ROOT
 
 CONTENT_DIR = REPO_ROOT / "knowledge" / "content"
 RATES_DIR = CONTENT_DIR / "rates"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# explicit driver: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which is not installed (psycopg2 is)
+PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 # 2026-07-15 10:00 Beijing time: inside the typhoon sale window (6/1-10/31)
 SUMMER = dt.datetime(2026, 7, 15, 2, 0, tzinfo=dt.timezone.utc)
 WINTER = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc)
