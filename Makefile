@@ -25,7 +25,12 @@ help:
 	@echo "make chat     - terminal chat with the running assistant"
 	@echo "make bench    - benchmarks -> bench/results/*.json + *.md"
 
-install: .venv-rasa/.installed .venv-app/.installed $(MODEL_DIR)/.built models/.trained
+install: .venv-rasa/.installed .venv-app/.installed $(MODEL_DIR)/.built models/.trained var/.browser
+
+# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright)
+var/.browser:
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	mkdir -p var && touch $@
 
 .venv-rasa/.installed: requirements/rasa.in requirements/rasa.lock
 	test -x $(RASA_PY) || $(PY310) -m venv .venv-rasa

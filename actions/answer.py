@@ -14,6 +14,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge_client import KnowledgeUnavailable, search_knowledge
+from actions.unanswered import report_miss
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class ActionAnswerQuestion(Action):
         if intent == "ask_exclusions" and not (result.get("product") or context_product):
             dispatcher.utter_message(text=WHICH_PRODUCT)
             return events
+        report_miss(text, sender_id=tracker.sender_id, channel=(tracker.get_latest_input_channel() or ""),
+                    reason=result.get("reason") or "", top_id=hits[0]["id"] if hits else None,
+                    confidence=result.get("confidence"))  # ops console: unanswered-question mining
         if misses >= MISSES_BEFORE_ESCALATION:
             dispatcher.utter_message(text="这个问题我还是没法准确回答，我帮您转接人工客服。")
             return events + [SlotSet("knowledge_misses", 0.0), FollowupAction("action_escalate_to_agent")]

@@ -1,27 +1,85 @@
-"""`action_escalate_to_agent`: hand the conversation to a human agent.
+"""`action_escalate_to_agent`: hand the conversation to a human agent (logic in handoff/ and the web service).
 
-This first version records the request with the web service's hand-off queue when available and
-tells the user honestly what happens next (agents work 09:00-22:00 Beijing time).
+The action builds the masked context card (handoff.card), asks the knowledge base for a suggested
+reply, and enqueues the hand-off with the web service (`POST {WEB_URL}/api/handoff/escalations`),
+which decides live hand-off vs callback ticket (service hours, agents on duty) and routes it.
+Live hand-off: end any form and pause the conversation, so the bot stays silent until the web
+service resumes it. Callback ticket (outside hours / nobody on duty): no pause, the bot keeps helping.
+
+Other actions can escalate with an explicit reason, e.g. the quote flow for a sale the bot may not
+make: ``return await escalate(dispatcher, tracker, reason="sale")`` — or return
+``FollowupAction("action_escalate_to_agent")`` inside the quote form (the reason is then inferred
+as "sale").
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any
+import os
+from typing import Any, Optional
 
+import httpx
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge_client import KnowledgeUnavailable, search_knowledge
+from handoff.card import build_card, infer_reason, question_for_suggestion
+from handoff.texts import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
-AGENT_HOURS = (9, 22)  # products.yml service.human_agent_hours: 每天 09:00-22:00（北京时间）
+ESCALATION_TIMEOUT_S = 4.0
+SUGGESTION_TIMEOUT_S = 2.5
+PAUSE_EVENTS: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
 
 
-def agents_on_duty(now: datetime) -> bool:
-    local = now.astimezone(BEIJING)
-    return AGENT_HOURS[0] <= local.hour < AGENT_HOURS[1]
+def _web_url() -> str:
+    return os.environ.get("WEB_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+async def _suggestion(question: Optional[str], product: Optional[str]) -> Optional[dict[str, Any]]:
+    if not question:
+        return None
+    try:
+        return await asyncio.wait_for(search_knowledge(question, product, top_k=1), SUGGESTION_TIMEOUT_S)
+    except (KnowledgeUnavailable, asyncio.TimeoutError):
+        return None
+
+
+async def request_handoff(payload: dict[str, Any]) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=ESCALATION_TIMEOUT_S) as client:
+        resp = await client.post(f"{_web_url()}/api/handoff/escalations", json=payload)
+    resp.raise_for_status()
+    return resp.json()
+
+
+async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker,
+                   reason: Optional[str] = None) -> list[EventType]:
+    """Enqueue a hand-off for this conversation; the events to return from the calling action."""
+    latest = tracker.latest_message or {}
+    intent = (latest.get("intent") or {}).get("name")
+    reason = reason or infer_reason(intent, tracker.active_loop_name, tracker.slots)
+    channel = tracker.get_latest_input_channel() or "rest"
+    metadata = latest.get("metadata") or {}
+    nickname = metadata.get("nickname") if isinstance(metadata, dict) else None
+    events = list(tracker.events or [])
+    suggestion = await _suggestion(question_for_suggestion(events), tracker.get_slot("product"))
+    card = build_card(conversation_id=tracker.sender_id, channel=channel, events=events, slots=tracker.slots,
+                      latest_message=latest, reason=reason, nickname=nickname, suggestion=suggestion)
+    done: list[EventType] = [SlotSet("knowledge_misses", 0.0)]
+    try:
+        result = await request_handoff({"conversation_id": tracker.sender_id, "channel": channel,
+                                        "reason": reason, "card": card})
+    except (httpx.HTTPError, ValueError) as exc:
+        log.error("hand-off service unavailable", extra={"event": "handoff.unavailable", "error": type(exc).__name__})
+        dispatcher.utter_message(text=UNAVAILABLE)
+        return done
+    if not result.get("delivered") and result.get("message"):
+        dispatcher.utter_message(text=result["message"])
+    log.info("hand-off requested", extra={"event": "handoff.action", "handoff": result.get("handoff_id"),
+                                          "status": result.get("status"), "reason": reason})
+    return done + (PAUSE_EVENTS if result.get("pause") else [])
 
 
 class ActionEscalateToAgent(Action):
@@ -30,10 +88,4 @@ class ActionEscalateToAgent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if agents_on_duty(datetime.now(timezone.utc)):
-            dispatcher.utter_message(text="好的，正在为您转接人工客服，请稍候，接通后客服会直接在这里回复您。")
-        else:
-            dispatcher.utter_message(text="人工客服在线时间是每天09:00-22:00（北京时间），现在不在服务时间。"
-                                          "您可以直接留言描述问题，客服上班后会优先回复您。")
-        log.info("escalation requested", extra={"event": "handoff.requested"})
-        return [SlotSet("knowledge_misses", 0.0)]
+        return await escalate(dispatcher, tracker)

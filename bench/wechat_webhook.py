@@ -178,6 +178,7 @@ def run(quick: bool, ports: Dict[str, int]) -> Dict[str, Any]:
     env.setdefault("EMBEDDING_MODEL_DIR", str(REPO_ROOT / "var" / "models" / "e5-small"))
     env.pop("REDIS_URL", None)
     env.pop("DATABASE_URL", None)
+    load_before = os.getloadavg()
     print(f"starting the stack (logs: {var_dir / 'stack.log'}) ...", flush=True)
     log = open(var_dir / "stack.log", "w", encoding="utf-8")
     stack = start_stack(settings, env=env, log_sink=log)
@@ -203,13 +204,66 @@ def run(quick: bool, ports: Dict[str, int]) -> Dict[str, Any]:
                                                           platform=platform, rasa_url=rasa_url)))
         time.sleep(3.0)
         results["late_customer_messages_total"] = len(platform.custom_messages)
+        results["channel_only"] = channel_only()
     finally:
         pusher.close()
         stack.stop()
         platform.stop()
     results["setup"] = {"mode": "safe (AES)", "store": "SQLite (no REDIS_URL)", "questions": QUESTIONS,
-                        "quick": quick, "load_generator": "same machine (shares the 2 cores)"}
+                        "quick": quick, "load_generator": "same machine (shares the 2 cores)",
+                        "loadavg_1m_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)]}
     return results
+
+
+async def _channel_only(store_kind: str, users: int, per_user: int) -> Dict[str, Any]:
+    """The webhook alone (no Rasa): signature, AES both ways, XML, ledger; an instant bot."""
+    from connectors.config import WeChatConfig
+    from connectors.kvstore import RedisStore, SqliteStore
+    from connectors.ledger import TurnLedger
+    from connectors.wechat_webhook import WeChatWebhook
+
+    aes_key = new_aes_key()
+    store = (SqliteStore(Path(tempfile.mkdtemp(prefix="bench-ch-")) / "kv.sqlite3") if store_kind == "sqlite"
+             else RedisStore("redis://127.0.0.1:6379/0", prefix=f"bench:{uuid.uuid4().hex}:"))
+    config = WeChatConfig(token=TOKEN, app_id=APP_ID, app_secret=APP_SECRET, encoding_aes_key=aes_key,
+                          api_base_url="http://127.0.0.1:9/cgi-bin/")
+
+    async def instant_bot(text: str, sender: str, message_id: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        return [{"text": "答：" + text}]
+
+    hook = WeChatWebhook(config, TurnLedger(store), instant_bot)
+    pusher = WeChatPusher("http://unused", TOKEN, APP_ID, aes_key=aes_key, mode="safe")
+    batches = [[pusher.build(pusher.text(f"oCh{u:03d}", QUESTIONS[i % len(QUESTIONS)])) for i in range(per_user)]
+               for u in range(users)]
+    latencies: List[float] = []
+    bodies: List[str] = []
+
+    async def user(batch: List[Any]) -> None:
+        for params, body in batch:
+            started = time.perf_counter()
+            reply = await hook.receive(params, body)
+            latencies.append((time.perf_counter() - started) * 1000)
+            bodies.append(reply.body)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user(b) for b in batches))
+    elapsed = time.perf_counter() - started
+    await hook.drain()
+    answered = sum(1 for b in bodies if (pusher.decode_reply(b) or {}).get("Content", "").startswith("答："))
+    store.close()
+    return {"store": store_kind, "users": users, "messages": len(bodies), "answered": answered,
+            "msgs_per_s": round(len(bodies) / elapsed, 1), "latency_ms": percentiles(latencies)}
+
+
+def channel_only() -> List[Dict[str, Any]]:
+    rows = []
+    for store_kind in ("sqlite", "redis"):
+        for users in (1, 50):
+            row = asyncio.run(_channel_only(store_kind, users, 400 if users == 1 else 20))
+            print(f"  channel-only store={store_kind} users={users} msg/s={row['msgs_per_s']} "
+                  f"p95={row['latency_ms']['p95']} answered={row['answered']}/{row['messages']}", flush=True)
+            rows.append(row)
+    return rows
 
 
 def markdown(results: Dict[str, Any]) -> str:
@@ -220,6 +274,8 @@ def markdown(results: Dict[str, Any]) -> str:
                  r["msgs_per_s"], r["lost"], r["duplicated"]] for r in results.get("greeting", [])]
     sustained = [[r["channel"], r["users"], r["seconds"], r["sent"], r["msgs_per_s"], r["latency_ms"].get("p95"),
                   r["lost"], r["duplicated"]] for r in results["sustained"]]
+    channel = [[r["store"], r["users"], r["messages"], r["answered"], r["msgs_per_s"], r["latency_ms"].get("p50"),
+                r["latency_ms"].get("p95")] for r in results.get("channel_only", [])]
     return "\n".join([
         "# WeChat webhook benchmark",
         "",
@@ -240,7 +296,11 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         md_table(["channel", "users", "seconds", "messages", "msgs/s", "p95 ms", "lost", "duplicated"], sustained),
         "",
-        f"Setup: {results['setup']}",
+        "## The channel alone (no Rasa: signature, AES both ways, XML, ledger; instant bot)",
+        "",
+        md_table(["store", "users", "messages", "answered", "msgs/s", "p50 ms", "p95 ms"], channel),
+        "",
+        f"Setup: {results.get('setup')}",
         "",
     ])
 
@@ -248,10 +308,16 @@ def markdown(results: Dict[str, Any]) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run (10 s sustained)")
+    parser.add_argument("--channel-only", action="store_true", help="only the in-process channel measurement")
     parser.add_argument("--rasa-port", type=int, default=15005)
     parser.add_argument("--action-port", type=int, default=15055)
     parser.add_argument("--web-port", type=int, default=18000)
     args = parser.parse_args(argv)
+    if args.channel_only:
+        rows = channel_only()
+        write_results("wechat_webhook_channel", {"channel_only": rows}, markdown(
+            {"latency": [], "sustained": [], "channel_only": rows, "setup": "in-process, safe mode"}))
+        return 0
     results = run(args.quick, {"rasa": args.rasa_port, "actions": args.action_port, "web": args.web_port})
     write_results("wechat_webhook" + ("_quick" if args.quick else ""), results, markdown(results))
     return 0

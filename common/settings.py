@@ -35,6 +35,14 @@ class Settings:
     knowledge_dir: Path = REPO_ROOT / "knowledge" / "content"
     embedding_cache: Path = REPO_ROOT / "var" / "cache" / "embeddings.sqlite"
     log_level: str = "INFO"
+    # --- hand-off to human agents (issue 6, docs/handoff.md) ---
+    public_web_url: str = ""                 # links in WeCom cards (agents' phones); empty = web_url
+    handoff_service_hours: str = ""          # "HH:MM-HH:MM" Beijing time; empty = products.yml service hours
+    handoff_idle_s: float = 1800.0           # a hand-off without messages for this long ends
+    handoff_poll_s: float = 1.0              # how often user messages are relayed from Rasa's trackers
+    handoff_agent_capacity: int = 3          # live chats per agent before auto-assignment skips them
+    handoff_message_window_s: float = 600.0  # outside hours: user messages attached to the callback ticket
+    handoff_rating_window_s: float = 600.0   # after the end: how long a 1-5 reply counts as the rating
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -79,6 +87,13 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         knowledge_dir=Path(_env(env, "KNOWLEDGE_DIR", str(REPO_ROOT / "knowledge" / "content"))),
         embedding_cache=Path(_env(env, "EMBEDDING_CACHE", str(var_dir / "cache" / "embeddings.sqlite"))),
         log_level=_env(env, "LOG_LEVEL", "INFO"),
+        public_web_url=env.get("PUBLIC_WEB_URL", ""),
+        handoff_service_hours=env.get("HANDOFF_SERVICE_HOURS", ""),
+        handoff_idle_s=float(_env(env, "HANDOFF_IDLE_MINUTES", "30")) * 60,
+        handoff_poll_s=float(_env(env, "HANDOFF_POLL_S", "1.0")),
+        handoff_agent_capacity=int(_env(env, "HANDOFF_AGENT_CAPACITY", "3")),
+        handoff_message_window_s=float(_env(env, "HANDOFF_MESSAGE_WINDOW_MINUTES", "10")) * 60,
+        handoff_rating_window_s=float(_env(env, "HANDOFF_RATING_WINDOW_MINUTES", "10")) * 60,
     )
 
 

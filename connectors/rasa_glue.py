@@ -2,17 +2,33 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic.request import Request
 
 from common.logging_setup import KeyValueFormatter
+from connectors.security import MAX_BODY_BYTES
 
 
 def query_of(request: Request) -> Dict[str, str]:
     """First value of each query parameter."""
     return {key: request.args.get(key) or "" for key in request.args}
+
+
+async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> Optional[bytes]:
+    """Read a streamed body; None as soon as it exceeds ``limit`` (nothing larger is buffered)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    body = bytearray()
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            return None
 
 
 def configure_connector_logging(level: str) -> None:

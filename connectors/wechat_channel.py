@@ -29,7 +29,7 @@ from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.ledger import TurnLedger
 from connectors.logsafe import pseudonym
-from connectors.rasa_glue import configure_connector_logging, query_of, turn_runner
+from connectors.rasa_glue import configure_connector_logging, query_of, read_limited, turn_runner
 from connectors.replies import split_utf8, texts_from_bot
 from connectors.wechat_api import OfficialAccountApi
 from connectors.wechat_webhook import HttpReply, WeChatWebhook
@@ -124,10 +124,8 @@ class WeChatInput(InputChannel):
             if "hook" not in holder:
                 configured = not self.config.problems()
                 holder["hook"] = WeChatWebhook(
-                    self.config,
-                    TurnLedger(self._shared_store()) if configured else _NullLedger(),  # type: ignore[arg-type]
-                    turn_runner(on_new_message, self.name()),
-                    self._outbound_api() if configured else None)
+                    self.config, TurnLedger(self._shared_store()) if configured else None,
+                    turn_runner(on_new_message, self.name()), self._outbound_api() if configured else None)
             return holder["hook"]
 
         @bp.route("/", methods=["GET"])
@@ -138,17 +136,14 @@ class WeChatInput(InputChannel):
         async def verify(request: Request) -> HTTPResponse:
             return _to_sanic(await webhook().verify(query_of(request)))
 
-        @bp.route("/webhook", methods=["POST"])
+        @bp.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            reply = await webhook().receive(query_of(request), request.body or b"",
-                                            request.headers.get("content-length"))
-            return _to_sanic(reply)
+            body = await read_limited(request)
+            if body is None:
+                return _to_sanic(webhook().too_large())
+            return _to_sanic(await webhook().receive(query_of(request), body))
 
         return bp
-
-
-class _NullLedger:
-    """Placeholder when the channel is unconfigured (every request gets 503 before it is used)."""
 
 
 def _to_sanic(reply: HttpReply) -> HTTPResponse:

@@ -55,13 +55,13 @@ class _Inflight:
 class WeChatWebhook:
     """Authentication, exactly-once turns and reply delivery for one Official Account."""
 
-    def __init__(self, config: WeChatConfig, ledger: TurnLedger, run_turn: RunTurn,
+    def __init__(self, config: WeChatConfig, ledger: Optional[TurnLedger], run_turn: RunTurn,
                  api: Optional[OfficialAccountApi] = None) -> None:
         self.config = config
         self.ledger = ledger
         self.run_turn = run_turn
         self.api = api
-        self.problems = config.problems()
+        self.problems = config.problems() + ([] if ledger is not None else ["no dedupe store"])
         self.crypto = (MessageCrypto(config.token, config.encoding_aes_key, config.app_id)
                        if config.encrypted and not self.problems else None)
         self._inflight: Dict[str, _Inflight] = {}
@@ -97,7 +97,12 @@ class WeChatWebhook:
         key = msg.dedupe_key
         deadline = started + self.config.passive_deadline_s
         waiting_until = time.time() + (deadline - time.monotonic())
-        owner, record = await asyncio.to_thread(self.ledger.claim, key, waiting_until)
+        try:
+            owner, record = await asyncio.to_thread(self.ledger.claim, key, waiting_until)
+        except Exception as exc:   # store down: answer anyway rather than lose the message
+            log.error("dedupe store unavailable; answering without exactly-once",
+                      extra={"event": "wechat.store_down", "error": type(exc).__name__})
+            return await self._degraded(msg, plan, encrypted, query, deadline)
         if owner:
             inflight = _Inflight()
             self._inflight[key] = inflight
@@ -106,10 +111,14 @@ class WeChatWebhook:
             log.info("duplicate delivery (retry or replay)",
                      extra={"event": "wechat.duplicate", "kind": plan.kind,
                             "state": record.state if record else "expired"})
-            if record is not None and record.state == "running":
+        try:
+            if not owner and record is not None and record.state == "running":
                 await asyncio.to_thread(self.ledger.extend_wait, key, waiting_until)
-
-        text = await self._await_answer(key, deadline)
+            text = await self._await_answer(key, deadline)
+        except Exception as exc:   # store failed mid-way: the turn (if ours) still delivers via the API
+            log.error("dedupe store failed while waiting", extra={"event": "wechat.store_down",
+                                                                 "error": type(exc).__name__})
+            text = None
         elapsed_ms = round((time.monotonic() - started) * 1000)
         if text is None:
             if owner and self.api is not None and plan.deliver and self._still_running(key):
@@ -157,6 +166,35 @@ class WeChatWebhook:
             raise Rejected(403, "ToUserName mismatch between envelope and message")
         return msg, encrypted
 
+    async def _degraded(self, msg: Inbound, plan: Plan, encrypted: bool, query: Mapping[str, str],
+                        deadline: float) -> HttpReply:
+        """No ledger: one best-effort turn, passive if in time, else through the API later."""
+        task = asyncio.ensure_future(self._answer(msg.dedupe_key, msg, plan))
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        if done:
+            passive, custom = delivery_plan(task.result())
+            if custom:
+                self._spawn(self._send_chunks(msg.openid, custom))
+            return self._render(msg, passive, encrypted, query) if passive else SUCCESS
+
+        async def later() -> None:
+            passive, custom = delivery_plan(await task)
+            await self._send_chunks(msg.openid, custom or ([passive] if passive else []))
+
+        self._spawn(later())
+        return SUCCESS
+
+    async def _send_chunks(self, openid: str, chunks: List[str]) -> None:
+        if self.api is None:
+            return
+        for chunk in chunks:
+            try:
+                await asyncio.to_thread(self.api.send_text, openid, chunk)
+            except WeChatApiError as exc:
+                log.warning("customer-service message not sent", extra={"event": "wechat.custom_failed",
+                                                                       "errcode": exc.errcode})
+                return
+
     # ---- waiting for the answer ------------------------------------------------------------
     def _still_running(self, key: str) -> bool:
         inflight = self._inflight.get(key)
@@ -164,6 +202,7 @@ class WeChatWebhook:
 
     async def _await_answer(self, key: str, deadline: float) -> Optional[str]:
         """The passive reply text if this attempt gets to deliver it before ``deadline``."""
+        assert self.ledger is not None
         while True:
             remaining = deadline - time.monotonic()
             inflight = self._inflight.get(key)
@@ -284,6 +323,12 @@ class WeChatWebhook:
         if encrypted and self.crypto is not None:
             xml = self.crypto.encrypt_reply(xml, nonce=query.get("nonce", ""), timestamp=str(int(time.time())))
         return HttpReply(200, xml, XML)
+
+    def too_large(self) -> HttpReply:
+        """For adapters that stop reading a body past the limit."""
+        if self.problems:
+            return self._unavailable()
+        return self._reject(Rejected(413, "body too large"), "receive")
 
     def _unavailable(self) -> HttpReply:
         log.error("wechat channel not configured", extra={"event": "wechat.unconfigured",

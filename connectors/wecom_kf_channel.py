@@ -28,7 +28,7 @@ from connectors.config import WeComKfConfig
 from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.logsafe import pseudonym
-from connectors.rasa_glue import configure_connector_logging, query_of, turn_runner
+from connectors.rasa_glue import configure_connector_logging, query_of, read_limited, turn_runner
 from connectors.replies import split_utf8, texts_from_bot
 from connectors.wechat_webhook import HttpReply
 from connectors.wecom_api import KfApi
@@ -127,10 +127,12 @@ class WeComKfInput(InputChannel):
         async def verify(request: Request) -> HTTPResponse:
             return _to_sanic(await webhook().verify(query_of(request)))
 
-        @bp.route("/webhook", methods=["POST"])
+        @bp.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            return _to_sanic(await webhook().receive(query_of(request), request.body or b"",
-                                                     request.headers.get("content-length")))
+            body = await read_limited(request)
+            if body is None:
+                return response.text("payload too large", status=413)
+            return _to_sanic(await webhook().receive(query_of(request), body))
 
         return bp
 

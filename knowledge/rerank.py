@@ -32,8 +32,13 @@ def training_queries(index: "KnowledgeIndex", seed: int = 13) -> list[tuple[str,
         for q in faq.similar:
             out.append((q, faq.id, None, q))
     for item_id, questions in snap.clause_questions.items():
+        _, pid, section = item_id.split(".", 2)
+        plain_faq = vocab.product_faq_sections.get(pid, {}).get(section)
         for q in questions:
-            out.append((q, item_id, None, q))
+            # the same routing rule as the dev set: a plain question on a topic that has its own
+            # product FAQ goes to that FAQ; asking for the contract text goes to the clause
+            gold = plain_faq if plain_faq and not vocab.asks_for_clause(q) else item_id
+            out.append((q, gold, None, q))
     for doc in snap.clause_docs:
         pid = doc.product_id
         aliases = vocab.product_aliases.get(pid, [])[:4]

@@ -58,13 +58,21 @@ class KnowledgeService:
             self._cache = EmbeddingCache(self._cache_path)
         return self._encoder
 
-    def rebuild(self, snapshot: KnowledgeSnapshot) -> KnowledgeIndex:
-        """Build an index for `snapshot` and make it live; on failure keep the old one and re-raise."""
+    def rebuild(self, snapshot: KnowledgeSnapshot, *, reuse_reranker: bool = False) -> KnowledgeIndex:
+        """Build an index for `snapshot` and make it live; on failure keep the old one and re-raise.
+
+        reuse_reranker: keep the live index's trained re-ranker (its features are item-agnostic) instead
+        of retraining, so a published edit goes live in seconds; rebuild again without it to retrain."""
         with self._build_lock:
             started = time.perf_counter()
             try:
                 encoder = self.encoder()
-                new = KnowledgeIndex.build(snapshot, encoder, self._vocab_loader(), cache=self._cache)
+                live = self._index
+                quick = reuse_reranker and live is not None and live.reranker is not None
+                new = KnowledgeIndex.build(snapshot, encoder, self._vocab_loader(), cache=self._cache,
+                                           train_reranker=not quick)
+                if quick:
+                    new.reranker = live.reranker
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("knowledge build failed; old index keeps serving",

@@ -7,6 +7,7 @@ tested here (tests/quotes/test_form_plan.py) and `rasa test` only has to cover t
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
@@ -33,6 +34,8 @@ PARSED_TO_SLOT = {"product": "quote_product", "relation": "insured_relation", "a
                   "driver_certified": "driver_certified", "term_months": "term_months",
                   "payment_years": "payment_years", "cover_to": "cover_to"}
 SLOT_TO_PARSED = {v: k for k, v in PARSED_TO_SLOT.items()}
+
+_CORRECTION_WORDS = re.compile(r"不对|不是|错了|说错|搞错|应该是")
 
 # intents whose text must never be read as an answer (the rules route them: human, complaint, ...)
 NEVER_EXTRACT_INTENTS = frozenset({"request_human", "complaint", "delete_my_data"})
@@ -173,6 +176,8 @@ def interpret(text: str, *, slots: Mapping[str, Any], catalogue: Catalogue, alia
     result = Interpretation()
     activating = requested_slot is None
     product = slots.get("quote_product")
+    if activating and _CORRECTION_WORDS.search(text):
+        requested_slot = "insured_age"   # "不对 是60" right after a quote: a bare number is the age
     correction = split_correction(text)
     if correction:
         target = _correction_target(correction[0], slots, requested_slot, today, aliases)
@@ -200,6 +205,8 @@ def interpret(text: str, *, slots: Mapping[str, Any], catalogue: Catalogue, alia
         alternative = slots.get("quote_alternative")
         if intent == "affirm" and alternative in catalogue:
             new["quote_product"] = alternative
+        elif intent == "affirm" and slots.get("province") and "typhoon" in catalogue and not product:
+            new["quote_product"] = "typhoon"   # "好的" to the offer after a shared location
         elif context_product in catalogue and context_product != product:
             new["quote_product"] = context_product
     if activating or "quote_product" in new:

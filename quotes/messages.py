@@ -115,6 +115,11 @@ def render_quote(result: QuoteResult) -> str:
     return "\n".join(line for line in lines if line)
 
 
+CORRECTION_EXAMPLES = {"relation": "不对 是给我老婆买", "occupation_class": "不对 是职业3类",
+                       "province": "不对 我在广州", "activation_days": "不对 是上个月激活的",
+                       "driver_certified": "不对 已经认证了"}
+
+
 def render_refusal(result: QuoteResult, catalogue: Catalogue) -> str:
     refusal = result.refusal
     assert refusal is not None
@@ -128,7 +133,8 @@ def render_refusal(result: QuoteResult, catalogue: Catalogue) -> str:
     elif refusal.code == "too_young" and refusal.field == "age_days":
         pass  # the reason already says when the baby can be insured
     else:
-        lines.append("如信息有误，直接告诉我正确的即可，比如“不对 是60岁”；其他问题也可以回复“转人工”。")
+        example = CORRECTION_EXAMPLES.get(refusal.field, "不对 是60岁")
+        lines.append(f"如信息有误，直接告诉我正确的即可，比如“{example}”；其他问题也可以回复“转人工”。")
     lines.append(f"（参考编号{result.quote_id}）")
     return "\n".join(lines)
 

@@ -198,6 +198,7 @@ _BABY_MONTHS_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*个?\s*(?:多)?月\s*(?:大
 _BABY_DAYS_RE = re.compile(r"(?<![\d.])(\d{1,3})\s*天\s*(?:大|的宝宝|的孩子)|出生\s*(?:才)?\s*(\d{1,3})\s*天")
 _BABY_WEEKS_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:周|星期)\s*大|出生\s*(\d{1,2})\s*(?:周|星期)")
 _FULL_MONTH_RE = re.compile(r"满月|刚满月")
+_ASKED_BABY_RE = re.compile(r"(?<![\d.])(\d{1,3})\s*(?:天|(个\s*(?:多)?月))(?!前)")
 
 _COVER_TO_70_RE = re.compile(r"(?:保|到|至)\s*(?:到|至)?\s*70\s*(?:周岁|岁)?")
 _LIFETIME_RE = re.compile(r"终身|一辈子|终生|保一生|保到老")
@@ -233,7 +234,8 @@ _YES_RE = re.compile(r"^(?:是|是的|有|有的|对|对的|嗯|嗯嗯|好|已�
 _NO_RE = re.compile(r"^(?:不是|没有|没|否|不|无|还没|还没有|no)[啊呀的了吧!！。.~～]*$")
 _BARE_NUMBER_RE = re.compile(r"^(?P<before>\D{0,6}?)(\d{1,8}(?:\.\d{1,2})?)(?P<after>\D{0,6})$")
 # what may surround a bare answer ("男 32", "大概50吧", "3类"); anything else means the number is about something else
-_FILLER_RE = re.compile(r"今年|大概|大约|左右|应该|可能|周岁|岁|男|女|了|吧|啊|呀|呢|的|是|我|他|她|约|元|块|万|类|年|"
+_FILLER_RE = re.compile(r"不对|错了|说错|今年|大概|大约|左右|应该|可能|周岁|岁|男|女|了|吧|啊|呀|呢|的|是|我|他|她|约|元|块|万|"
+                        r"类|年|宝宝|孩子|出生|刚|才|大|多|"
                         r"[\s,，.。!！~～、]")
 
 
@@ -354,6 +356,10 @@ def parse_quote_text(text: str, *, today: dt.date, product_aliases: Mapping[str,
             out.age_days = int(m.group(1) or m.group(2)) * 7
         elif _FULL_MONTH_RE.search(s):
             out.age_days = 30
+        elif asked == "insured_age" and (m := _first(t.take(_ASKED_BABY_RE, use=False))) and \
+                not _FILLER_RE.sub("", s[:m.start()] + s[m.end():]):   # a bare "40天" answers "how old"
+            t.mark(m)
+            out.age_days = int(m.group(1)) * (30 if m.group(2) else 1)
         if out.age_days is not None:
             out.age = int(out.age_days // 365.25)
     if out.age is None:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
-from quotes.catalogue import Catalogue, Product
+from quotes.catalogue import Catalogue, Product, format_cny
 
 RANGE_DIMENSIONS = ("age", "phone_price")
 EXACT_DIMENSIONS = ("coverage", "province")
@@ -63,7 +63,6 @@ class BaseRow:
             elif dim == "phone_price":
                 parts.append(f"手机价格{key[0]}元以上" if key[1] is None else f"手机价格{key[0]}-{key[1]}元")
             elif dim == "coverage":
-                from quotes.catalogue import format_cny
                 parts.append(f"保额{format_cny(key)}")
             else:
                 parts.append(str(key))
@@ -399,3 +398,95 @@ def load_rate_tables(rates_dir: Path, catalogue: Catalogue) -> dict[str, RateTab
         assert table is not None
         tables[product_id] = table
     return tables
+
+
+# --- rate tables as texts (the ops console keeps them as versioned documents in the database) -------------
+def _parse_text(product_id: str, text: str, product: Product) -> tuple[Optional[RateTable], list[str]]:
+    source = f"{product_id}.yml"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return None, [f"{source}: not valid YAML: {exc}"]
+    try:
+        table = parse_rate_table(data, source)
+    except RateTableError as exc:
+        return None, exc.problems
+    return table, validate_rate_table(table, product)
+
+
+def validate_rate_texts(texts: Mapping[str, str], catalogue: Catalogue) -> list[str]:
+    """Like validate_rate_dir, for {product_id: YAML text}; every problem, never raises on bad data."""
+    problems: list[str] = []
+    for product_id, product in catalogue.products.items():
+        if product_id not in texts:
+            problems.append(f"{product_id}.yml: missing (every product in products.yml needs a rate table)")
+            continue
+        problems += _parse_text(product_id, texts[product_id], product)[1]
+    problems += [f"{pid}.yml: no product '{pid}' in products.yml" for pid in sorted(texts) if pid not in catalogue]
+    return problems
+
+
+def rate_tables_from_texts(texts: Mapping[str, str], catalogue: Catalogue) -> dict[str, RateTable]:
+    """All tables from texts, validated; raises RateTableError listing every problem."""
+    problems = validate_rate_texts(texts, catalogue)
+    if problems:
+        raise RateTableError(problems)
+    return {pid: _parse_text(pid, texts[pid], product)[0] for pid, product in catalogue.products.items()}
+
+
+class PublishedRateTables(Mapping[str, RateTable]):
+    """Rate tables that follow the published version of the ops console, for a long-lived QuoteService.
+
+    `fetch()` returns (version key, {product_id: YAML text}) of the published version, or None when
+    there is none; it is called at most every `ttl_s` seconds. A version whose tables do not validate
+    is refused (logged) and the last good tables keep serving: a quote never uses a broken table.
+    """
+
+    def __init__(self, fallback: Mapping[str, RateTable], catalogue: Catalogue, fetch, *, ttl_s: float = 2.0):
+        import threading
+
+        self._tables: dict[str, RateTable] = dict(fallback)
+        self._catalogue, self._fetch, self._ttl = catalogue, fetch, ttl_s
+        self._version: Any = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        import logging
+        import time
+
+        now = time.monotonic()
+        if now - self._checked_at < self._ttl or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._checked_at = now
+            published = self._fetch()
+            if published is None or published[0] == self._version:
+                return
+            version, texts = published
+            try:
+                self._tables = rate_tables_from_texts(texts, self._catalogue)
+            except RateTableError as exc:
+                logging.getLogger(__name__).error("published rate tables refused; previous tables keep serving",
+                                                  extra={"event": "quotes.rates_refused", "version": str(version),
+                                                         "problems": exc.problems[:5]})
+            self._version = version
+        except Exception:  # the database being away must not break quoting: keep the tables we have
+            logging.getLogger(__name__).warning("could not check the published rate tables",
+                                                extra={"event": "quotes.rates_check_failed"}, exc_info=True)
+        finally:
+            self._lock.release()
+
+    @property
+    def version(self) -> Any:
+        return self._version
+
+    def __getitem__(self, product_id: str) -> RateTable:
+        self._refresh()
+        return self._tables[product_id]
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)

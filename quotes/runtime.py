@@ -26,8 +26,13 @@ def get_service() -> QuoteService:
                 from storage.db import get_engine
 
                 settings = load_settings()
-                recorder = DisplayRecorder(get_engine(settings.app_database_url))
-                _service = QuoteService.from_content_dir(settings.knowledge_dir, recorder=recorder)
+                from ops.rates_source import published_rate_fetcher
+
+                engine = get_engine(settings.app_database_url)
+                recorder = DisplayRecorder(engine)
+                _service = QuoteService.from_content_dir(  # rate tables: the version published in the ops console
+                    settings.knowledge_dir, recorder=recorder,
+                    rate_source=published_rate_fetcher(engine, settings.knowledge_dir))
     return _service
 
 

@@ -21,7 +21,7 @@ from quotes.clauses import ClauseFacts, load_all_clause_facts
 from quotes.eligibility import DAYS_PER_YEAR, Applicant, MissingFact, Refusal, check_eligibility, suggest_alternative
 from quotes.parsing import normalize_province
 from quotes.pricing import NoRate, Price, price
-from quotes.rates import RateTable, load_rate_tables
+from quotes.rates import PublishedRateTables, RateTable, load_rate_tables
 
 log = logging.getLogger(__name__)
 
@@ -124,15 +124,23 @@ class QuoteService:
         missing = [pid for pid in catalogue.ids() if pid not in rates or pid not in clauses]
         if missing:
             raise ValueError(f"no rate table or clause document for {missing}")
-        self.catalogue, self.rates, self.clauses = catalogue, dict(rates), dict(clauses)
+        # PublishedRateTables follows the ops console's published version: keep it, do not copy it
+        self.rates = rates if isinstance(rates, PublishedRateTables) else dict(rates)
+        self.catalogue, self.clauses = catalogue, dict(clauses)
         self.clock, self.id_factory, self.recorder = clock, id_factory, recorder
 
     @classmethod
-    def from_content_dir(cls, content_dir: Path, **kwargs: Any) -> "QuoteService":
-        """products.yml, rates/*.yml and clauses/*.md from one content directory (settings.knowledge_dir)."""
+    def from_content_dir(cls, content_dir: Path, *, rate_source: Optional[Callable] = None,
+                         **kwargs: Any) -> "QuoteService":
+        """products.yml, rates/*.yml and clauses/*.md from one content directory (settings.knowledge_dir).
+
+        `rate_source` (ops.rates_source.published_rate_fetcher): follow the rate tables published in
+        the ops console instead, with the files as the fallback."""
         content_dir = Path(content_dir)
         catalogue = load_catalogue(content_dir / "products.yml")
         rates = load_rate_tables(content_dir / "rates", catalogue)
+        if rate_source is not None:
+            rates = PublishedRateTables(rates, catalogue, rate_source)
         clauses = load_all_clause_facts(content_dir / "clauses", catalogue.ids())
         return cls(catalogue, rates, clauses, **kwargs)
 
@@ -154,24 +162,22 @@ class QuoteService:
         return req.age, req.age_days
 
     @staticmethod
-    def _coverage(product: Product, req: QuoteRequest, partial: bool) -> Optional[int]:
+    def _coverage(product: Product, req: QuoteRequest) -> Optional[int]:
         options = product.coverage_options
         if not options:
             return None  # no sum insured to choose (screen, typhoon): a given value is irrelevant
         if req.coverage is None:
             if len(options) == 1:
                 return options[0]
-            if partial:
-                return None
             raise QuoteInputError("coverage", f"required for {product.id}: one of {list(options)} (CNY)")
         if req.coverage not in options:
             raise QuoteInputError("coverage", f"{req.coverage} is not offered by {product.id}: one of {list(options)}")
         return req.coverage
 
     @staticmethod
-    def _payment_mode(product: Product, req: QuoteRequest, partial: bool) -> Optional[str]:
+    def _payment_mode(product: Product, req: QuoteRequest) -> str:
         if req.payment_mode is None:
-            if product.default_payment_mode or partial:
+            if product.default_payment_mode:
                 return product.default_payment_mode
             raise QuoteInputError("payment_mode", f"required for {product.id}: one of {list(product.payment_modes)}")
         if req.payment_mode not in product.payment_modes:
@@ -231,8 +237,8 @@ class QuoteService:
             return QuoteResult(quote_id, product, False, refusal.reason, refusal, alternative, None,
                                req.payment_mode, who, facts, table.version, clause, now, None)
 
-        coverage = self._coverage(product, req, partial=False)
-        mode = self._payment_mode(product, req, partial=False)
+        coverage = self._coverage(product, req)
+        mode = self._payment_mode(product, req)
         inputs = {
             "age": who.years, "coverage": coverage, "phone_price": who.phone_price_cny, "province": who.province,
             "occupation_class": who.occupation_class,
@@ -243,7 +249,7 @@ class QuoteService:
             "cover_to": self._option(product, "cover_to", req.cover_to, product.cover_to_options, DEFAULT_COVER_TO),
         }
         try:
-            priced = price(table, inputs, mode)  # type: ignore[arg-type]
+            priced = price(table, inputs, mode)
         except NoRate as exc:
             raise QuoteInputError(exc.field, exc.reason) from exc
         facts.update({k: v for k, v in inputs.items() if v is not None and k not in ("age", "phone_price")})

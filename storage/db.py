@@ -23,6 +23,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
 
 def get_engine(url: str) -> Engine:
     """One engine per URL per process (pools are per process; several processes share the database)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        # SQLAlchemy 2.1 defaults to psycopg 3; this venv ships psycopg2 (as Rasa does)
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     with _lock:
         engine = _engines.get(url)
         if engine is None:

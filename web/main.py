@@ -12,6 +12,9 @@ from common.settings import Settings, load_settings
 from web.routes import health, knowledge
 from web.routes import simulator
 from web.routes import quotes
+from web.routes import console, kb_admin, ops_api
+from web import handoff_runtime
+from web.routes import agent_console, handoff
 from web.state import AppState
 
 
@@ -23,7 +26,9 @@ def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app_state.start()
+        handoff_runtime.start(app)   # hand-off relay + sweep (issue 6)
         yield
+        handoff_runtime.stop(app)
         app_state.stop()
 
     app = FastAPI(title="保险小助手 web service", version="0.1.0", lifespan=lifespan)
@@ -32,5 +37,10 @@ def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState]
     app.include_router(knowledge.router)
     app.include_router(simulator.router)
     app.include_router(quotes.router)
+    app.include_router(console.router)
+    app.include_router(kb_admin.router)
+    app.include_router(ops_api.router)
+    app.include_router(handoff.router)
+    app.include_router(agent_console.router)
     logging.getLogger(__name__).info("web app created", extra={"event": "web.created"})
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from sqlalchemy.engine import Engine
 
@@ -15,7 +15,12 @@ from knowledge.service import KnowledgeService
 from knowledge.vocabulary import load_vocabulary
 from storage.db import create_all, get_engine
 
+if TYPE_CHECKING:
+    from ops.store import KbStore
+    from ops.sync import KnowledgeSync
+
 log = logging.getLogger(__name__)
+_ENGINE_LOCK = threading.RLock()
 
 
 @dataclass
@@ -25,6 +30,8 @@ class AppState:
     snapshot_source: Callable[[], KnowledgeSnapshot]
     _engine: Optional[Engine] = None
     _threads: list[threading.Thread] = field(default_factory=list)
+    _kb: Optional["KbStore"] = None
+    kb_sync: Optional["KnowledgeSync"] = None  # follows the published knowledge version (ops.sync)
 
     @classmethod
     def create(cls, settings: Settings) -> "AppState":
@@ -33,34 +40,48 @@ class AppState:
             vocab_loader=lambda: load_vocabulary(settings.knowledge_dir),
             cache_path=settings.embedding_cache,
         )
-        return cls(settings, knowledge, lambda: load_seed(settings.knowledge_dir))
+        state = cls(settings, knowledge, lambda: load_seed(settings.knowledge_dir))
+        # the published version in the database (seeded from knowledge/content on first start)
+        state.snapshot_source = lambda: state.kb.published_snapshot()
+        return state
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            import web.auth  # noqa: F401  (declares the users/sessions tables before create_all)
+        with _ENGINE_LOCK:  # background threads (knowledge sync, hand-off relay) ask for it at start-up too
+            if self._engine is None:
+                import ops.tables  # noqa: F401  (knowledge versions, audit, unanswered questions)
+                import web.auth  # noqa: F401  (declares the users/sessions tables before create_all)
 
-            self._engine = get_engine(self.settings.app_database_url)
-            create_all(self._engine)
+                engine = get_engine(self.settings.app_database_url)
+                create_all(engine)
+                self._engine = engine
         return self._engine
 
-    def start(self) -> None:
-        """Build the first index in the background: the service answers /livez at once."""
-        def build() -> None:
-            try:
-                self.knowledge.rebuild(self.snapshot_source())
-            except Exception:
-                pass  # logged by the service; /healthz reports the knowledge index as down
+    @property
+    def kb(self) -> "KbStore":
+        """The versioned knowledge base in the app database (ops console)."""
+        if self._kb is None:
+            from ops.store import KbStore
 
-        thread = threading.Thread(target=build, name="knowledge-initial-build", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+            self._kb = KbStore(self.engine, self.settings.knowledge_dir)
+        return self._kb
+
+    def start(self) -> None:
+        """Build the first index in the background (the service answers /livez at once), then follow
+        every published version: Redis pub/sub with REDIS_URL, else a 2 s poll of the database."""
+        from ops.sync import KnowledgeSync
+
+        self.kb_sync = KnowledgeSync(self.knowledge, lambda: self.kb, self.settings.redis_url).start()
 
     def wait_ready(self, timeout: float = 120.0) -> bool:
+        if self.kb_sync is not None:
+            self.kb_sync.wait_first_build(timeout)
         for thread in self._threads:
             thread.join(timeout)
         return self.knowledge.ready
 
     def stop(self) -> None:
+        if self.kb_sync is not None:
+            self.kb_sync.stop()
         if self._engine is not None:
             self._engine.dispose()

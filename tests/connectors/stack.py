@@ -15,7 +15,7 @@ RASA = f"http://127.0.0.1:{RASA_PORT}"
 WEB = f"http://127.0.0.1:{WEB_PORT}"
 
 
-def test_settings(var_dir: Path, action_server_url: Optional[str] = None) -> Settings:
+def stack_settings(var_dir: Path, action_server_url: Optional[str] = None) -> Settings:
     return load_settings({
         "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT), "WEB_PORT": str(WEB_PORT),
         "RASA_URL": RASA, "WEB_URL": WEB, "INSUREBOT_VAR_DIR": str(var_dir),
@@ -36,7 +36,7 @@ def start_test_stack(var_dir: Path, channel_env: Dict[str, str],
     env.setdefault("EMBEDDING_MODEL_DIR", str(REPO_ROOT / "var" / "models" / "e5-small"))
     log = open(var_dir / "stack.log", "w", encoding="utf-8")
     try:
-        return start_stack(test_settings(var_dir, action_server_url), env=env, log_sink=log)
+        return start_stack(stack_settings(var_dir, action_server_url), env=env, log_sink=log)
     except Exception:
         log.flush()
         print((var_dir / "stack.log").read_text(encoding="utf-8")[-5000:])

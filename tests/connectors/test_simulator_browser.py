@@ -48,7 +48,8 @@ def test_chat_as_a_wechat_user(demo):
     browser, proxy = demo
     page = browser.new_page()
     page.goto(f"{WEB}/simulator")
-    assert page.locator("#mode").inner_text(timeout=10_000) == "🔒 安全模式"
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api.expect(page.locator("#mode")).to_have_text("🔒 安全模式", timeout=15_000)
     assert page.locator("#notice").is_hidden()
 
     page.fill("#input", "你好")

@@ -367,3 +367,25 @@ def test_two_replicas_sharing_redis_run_one_turn(platform):
     assert platform.messages_to(OPENID) == []
     store_a.close()
     store_b.close()
+
+
+class BrokenStore:
+    """A store whose backend is down (e.g. Redis unreachable)."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("store down")
+        return fail
+
+
+def test_store_outage_degrades_to_best_effort_answers(platform, sqlite_store):
+    hook, bot, pusher = setup(platform, sqlite_store)
+    hook.ledger = TurnLedger(BrokenStore())
+
+    async def scenario():
+        reply = await post(hook, pusher, pusher.text(OPENID, "还在吗"))
+        await hook.drain()
+        return reply
+
+    assert pusher.decode_reply(asyncio.run(scenario()).body)["Content"] == "回声：还在吗"
+    assert len(bot.calls) == 1

@@ -14,7 +14,7 @@ from connectors.kvstore import SqliteStore
 from connectors.wecom_agent import AgentConfig, AgentMessenger, send_agent_card
 from connectors.wecom_api import KfApi
 from connectors.wecom_kf import WeComKfWebhook, plan_for_kf
-from tests.fakes.wechat_pusher import WeComCallbackPusher, new_aes_key, sign, to_xml
+from tests.fakes.wechat_pusher import WeComCallbackPusher, new_aes_key, sign
 
 from .test_wechat_webhook import ScriptedBot
 

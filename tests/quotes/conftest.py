@@ -3,7 +3,6 @@ clock inside the typhoon sale window, and a real SQLite (or PostgreSQL) display 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 

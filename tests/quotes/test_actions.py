@@ -2,7 +2,6 @@
 import asyncio
 from pathlib import Path
 
-import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher

@@ -66,6 +66,15 @@ def test_correction_mid_form(catalogue, aliases):
     assert person.updates == {}  # still a parent: nothing changes
 
 
+def test_correction_right_after_a_quote(catalogue, aliases):
+    baby = {"quote_product": "medical_million", "insured_relation": "child", "insured_age": 0, "insured_age_days": 20,
+            "payment_mode": "annual"}
+    result = interpret(catalogue, aliases, "不对 是40天", baby, asked=None)
+    assert result.updates == {"insured_age_days": 40}
+    adult = {"quote_product": "medical_million", "insured_relation": "parent", "insured_age": 58}
+    assert interpret(catalogue, aliases, "不对 是60", adult, asked=None).updates == {"insured_age": 60}
+
+
 def test_another_person_does_not_inherit_the_age(catalogue, aliases):
     slots = {"quote_product": "accident", "insured_relation": "parent", "insured_age": 58, "occupation_class": 1}
     result = interpret(catalogue, aliases, "不是给我妈 是给我老婆", slots, asked="coverage_cny")
@@ -89,6 +98,8 @@ def test_context_product_and_accepted_alternative(catalogue, aliases):
     slots = {"quote_product": "critical_illness", "insured_age": 58, "quote_alternative": "medical_million"}
     yes = interpret(catalogue, aliases, "好的", slots, asked=None, intent="affirm")
     assert yes.updates["quote_product"] == "medical_million" and yes.updates["quote_alternative"] is None
+    located = interpret(catalogue, aliases, "好的", {"province": "海南"}, asked=None, intent="affirm")
+    assert located.updates == {"quote_product": "typhoon"}
     mid_form = interpret(catalogue, aliases, "好的", {"quote_product": "accident"}, asked="coverage_cny", intent="affirm")
     assert mid_form.updates == {}
 

@@ -1,6 +1,5 @@
 """Pricing rules as properties (hypothesis) over every rate table, plus a few worked examples."""
 import copy
-import datetime as dt
 from decimal import Decimal
 
 import pytest

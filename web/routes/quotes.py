@@ -85,7 +85,10 @@ def get_quote_service(request: Request) -> QuoteService:
 
                     settings = load_settings()
                     engine = get_engine(settings.app_database_url)
-                service = QuoteService.from_content_dir(settings.knowledge_dir, recorder=DisplayRecorder(engine))
+                from ops.rates_source import published_rate_fetcher  # rate tables as published in the ops console
+
+                service = QuoteService.from_content_dir(settings.knowledge_dir, recorder=DisplayRecorder(engine),
+                                                        rate_source=published_rate_fetcher(engine, settings.knowledge_dir))
                 request.app.state.quote_service = service
     return service
 

@@ -1,0 +1,45 @@
+"""Report a question the bot could not answer to the ops console (`POST /api/unanswered`), fire-and-forget.
+
+The question is masked here (phone/ID/card numbers, e-mail) before it leaves the action server and
+again by the web service before it is stored. Failures are logged and never delay or break the reply.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, Optional
+
+import httpx
+
+from ops.masking import mask_text
+
+log = logging.getLogger(__name__)
+REPORT_TIMEOUT_S = 2.0
+_pending: set[asyncio.Task] = set()  # strong references until done (the loop keeps only weak ones)
+
+
+def _base_url() -> str:
+    return os.environ.get("WEB_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+async def _post(payload: dict[str, Any]) -> None:
+    try:
+        async with httpx.AsyncClient(timeout=REPORT_TIMEOUT_S) as client:
+            await client.post(f"{_base_url()}/api/unanswered", json=payload)
+    except httpx.HTTPError as exc:
+        log.warning("unanswered question not reported", extra={"event": "answer.miss_report_failed",
+                                                               "error": type(exc).__name__})
+
+
+def report_miss(question: str, *, sender_id: str = "", channel: str = "", reason: str = "",
+                top_id: Optional[str] = None, confidence: Optional[float] = None) -> None:
+    """Schedule the report on the running loop and return at once."""
+    payload = {"question": mask_text(question)[:2000], "sender_id": sender_id[:200], "channel": (channel or "")[:32],
+               "reason": (reason or "")[:32], "top_id": top_id, "confidence": confidence}
+    try:
+        task = asyncio.get_running_loop().create_task(_post(payload))
+    except RuntimeError:  # no loop (sync caller): skip rather than block
+        return
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)

@@ -1,0 +1,225 @@
+"""Hot reload: every web process follows the published knowledge version.
+
+A published edit goes live in seconds because the new index keeps the live index's trained
+re-ranker (its features do not name items); once publishing has been quiet for RETRAIN_AFTER_S,
+the re-ranker is retrained on the new content in a background thread and swapped in too.
+
+A background thread compares the published version id in the database with the one its index was
+built from; when they differ it loads that version and calls `KnowledgeService.rebuild()` (which
+builds off the request path and swaps one reference, keeping the old index if the build fails).
+It is woken at once by a publish in this process (`notify()`) or, with REDIS_URL, by a message on
+the `insurebot:kb:published` channel from any replica; without Redis it polls every 2 s. With Redis
+it still polls every 15 s (every 2 s while the subscription is down), so a lost message or a Redis
+outage only delays convergence.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from knowledge.service import KnowledgeService
+from ops.store import KbStore
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "insurebot:kb:published"
+POLL_S = 2.0
+POLL_WITH_REDIS_S = 15.0
+RETRY_FAILED_S = 60.0
+RETRAIN_AFTER_S = 120.0
+
+
+class KnowledgeSync:
+    def __init__(self, service: KnowledgeService, store_factory: Callable[[], KbStore], redis_url: str = "", *,
+                 poll_s: Optional[float] = None) -> None:
+        self.service = service
+        self._store_factory = store_factory
+        self._store: Optional[KbStore] = None
+        self.redis_url = redis_url
+        self.poll_s = poll_s if poll_s is not None else (POLL_WITH_REDIS_S if redis_url else POLL_S)
+        self.live_version_id: Optional[int] = None
+        self.building_version_id: Optional[int] = None
+        self.failed_version_id: Optional[int] = None
+        self.failed_at = 0.0
+        self.last_error: Optional[str] = None
+        self.redis_connected = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._first_build = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._redis: Any = None
+        self._retrain: Optional[tuple[int, str, float]] = None  # (version id, index version, due at)
+        self._retrain_thread: Optional[threading.Thread] = None
+
+    @property
+    def store(self) -> KbStore:
+        if self._store is None:
+            self._store = self._store_factory()
+        return self._store
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> "KnowledgeSync":
+        self._spawn(self._run, "kb-sync")
+        if self.redis_url:
+            self._spawn(self._listen, "kb-sync-redis")
+        return self
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        pubsub = self._redis
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:
+                pass
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wait_first_build(self, timeout: float) -> bool:
+        return self._first_build.wait(timeout)
+
+    def notify(self, version_id: Optional[int] = None) -> None:
+        """A version was published: check now here, and tell the other replicas (Redis)."""
+        self._wake.set()
+        if self.redis_url:
+            try:
+                import redis
+
+                client = redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
+                try:
+                    client.publish(CHANNEL, str(version_id or ""))
+                finally:
+                    client.close()
+            except Exception as exc:  # the poll still converges every replica
+                log.warning("reload signal not sent; replicas converge by polling",
+                            extra={"event": "kb.notify_failed", "error": type(exc).__name__})
+
+    def status(self) -> dict[str, Any]:
+        return {"live_version_id": self.live_version_id, "building_version_id": self.building_version_id,
+                "failed_version_id": self.failed_version_id, "last_error": self.last_error,
+                "index_version": self.service.version, "mode": "redis" if self.redis_url else "poll",
+                "redis_connected": self.redis_connected, "poll_s": self.poll_s}
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def check_once(self) -> bool:
+        """Bring the index to the published version if needed; True when a new index went live."""
+        published = self.store.ensure_seeded()
+        if published == self.live_version_id:
+            return False
+        if published == self.failed_version_id and time.monotonic() - self.failed_at < RETRY_FAILED_S:
+            return False
+        self.building_version_id = published
+        try:
+            snapshot = self.store.snapshot(published)
+            if self.service.ready and self.service.version == snapshot.version:
+                swapped = False  # same FAQ/clause content (e.g. only rate tables changed): nothing to build
+            else:
+                started = time.perf_counter()
+                quick = self.service.ready  # first build trains the re-ranker; later ones reuse it
+                self.service.rebuild(snapshot, reuse_reranker=quick)
+                swapped = True
+                if quick:
+                    self._retrain = (published, snapshot.version, time.monotonic() + RETRAIN_AFTER_S)
+                log.info("published knowledge version live", extra={
+                    "event": "kb.reloaded", "version_id": published, "index_version": snapshot.version,
+                    "reused_reranker": quick, "seconds": round(time.perf_counter() - started, 2)})
+            self.live_version_id, self.failed_version_id, self.last_error = published, None, None
+            return swapped
+        except Exception as exc:
+            self.failed_version_id, self.failed_at = published, time.monotonic()
+            self.last_error = f"版本 {published} 构建失败：{type(exc).__name__}: {exc}"
+            log.error("published knowledge version failed to build; the previous index keeps serving",
+                      extra={"event": "kb.reload_failed", "version_id": published, "error": type(exc).__name__})
+            return False
+        finally:
+            self.building_version_id = None
+
+    def retrain_if_due(self) -> bool:
+        """Once publishing has been quiet for RETRAIN_AFTER_S, retrain the live index's re-ranker on its
+        content in another thread (no lock held: searches keep running, a publish meanwhile is not delayed)
+        and swap the model in by one attribute assignment. Returns True when a retrain was started."""
+        pending = self._retrain
+        if pending is None or time.monotonic() < pending[2] or self._retrain_thread is not None:
+            return False
+        self._retrain = None
+        version_id, index_version, _ = pending
+        index = self.service.index if self.service.ready else None
+        if index is None or version_id != self.live_version_id or index.version != index_version:
+            return False  # superseded by a newer publish, which scheduled its own retrain
+
+        def work() -> None:
+            from knowledge.rerank import train_reranker
+
+            try:
+                started = time.perf_counter()
+                model = train_reranker(index)
+                if self.service.ready and self.service.index is index:
+                    index.reranker = model
+                    log.info("re-ranker retrained on the published content", extra={
+                        "event": "kb.retrained", "version_id": version_id,
+                        "seconds": round(time.perf_counter() - started, 1)})
+            except Exception as exc:  # the reused re-ranker keeps serving
+                log.warning("re-ranker retraining failed", extra={"event": "kb.retrain_failed",
+                                                                 "error": type(exc).__name__})
+            finally:
+                self._retrain_thread = None
+
+        self._retrain_thread = threading.Thread(target=work, name="kb-retrain", daemon=True)
+        self._retrain_thread.start()
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.check_once()
+                self.retrain_if_due()
+            except Exception as exc:  # database away: keep serving what we have, try again
+                self.last_error = f"无法读取已发布版本：{type(exc).__name__}"
+                log.warning("knowledge sync check failed", extra={"event": "kb.sync_error",
+                                                                  "error": type(exc).__name__})
+            if self.service.ready:
+                self._first_build.set()
+            # with Redis down, fall back to the short poll until the subscription is back
+            wait = self.poll_s if (not self.redis_url or self.redis_connected) else min(self.poll_s, POLL_S)
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def _listen(self) -> None:
+        import redis
+
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3, health_check_interval=30)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                self._redis = pubsub
+                self.redis_connected, backoff = True, 1.0
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._wake.set()
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                self.redis_connected = False
+                log.warning("reload channel lost; polling the database meanwhile",
+                            extra={"event": "kb.redis_lost", "error": type(exc).__name__})
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                self.redis_connected = False
+                try:
+                    if self._redis is not None:
+                        self._redis.close()
+                except Exception:
+                    pass
+                self._redis = None

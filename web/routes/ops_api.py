@@ -1,0 +1,212 @@
+"""Ops API: unanswered questions (`/api/unanswered*`), analytics (`/api/analytics*`), users and audit (admin).
+
+`POST /api/unanswered` is the one machine endpoint: the action server reports each miss there,
+fire-and-forget, with the question already masked (masked again here before storing).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Optional
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select, update
+
+from ops import analytics, audit, unanswered
+from ops.documents import DocumentError
+from ops.store import ConflictError, NotFound
+from web.auth import (ROLES, AdminUser, AuthError, EditorUser, ViewerUser, create_user, hash_password, list_users,
+                      sessions, users)
+from web.deps import StateDep
+from web.ops_deps import tracker_engine
+
+router = APIRouter(tags=["ops"])
+_recent: dict[str, float] = {}
+
+
+# ---- unanswered questions ----------------------------------------------------------------------------
+class MissIn(BaseModel):
+    question: str = Field(..., min_length=1, max_length=2000)
+    sender_id: str = Field("", max_length=200)
+    channel: str = Field("", max_length=32)
+    reason: str = Field("", max_length=32)
+    top_id: Optional[str] = Field(None, max_length=120)
+    confidence: Optional[float] = None
+
+
+@router.post("/api/unanswered", status_code=202)
+def report_miss(body: MissIn, state: StateDep, request: Request) -> dict[str, Any]:
+    """Machine endpoint for the action server (no user session). Duplicates within 10 s are dropped."""
+    key = f"{body.sender_id}\x1f{body.question}"
+    now = time.monotonic()
+    if now - _recent.get(key, -1e9) < 10:
+        return {"stored": False}
+    if len(_recent) > 10_000:
+        _recent.clear()
+    _recent[key] = now
+    item_id = unanswered.record(state.engine, body.question, sender_id=body.sender_id, channel=body.channel,
+                                reason=body.reason, top_id=body.top_id, confidence=body.confidence)
+    return {"stored": True, "id": item_id}
+
+
+def _groups(state, days: int) -> list[dict[str, Any]]:
+    items = unanswered.open_items(state.engine, since=time.time() - days * 86400)
+    if not items:
+        return []
+    groups = unanswered.group_questions(items, state.knowledge.encoder())
+    out = []
+    index = state.knowledge.index if state.knowledge.ready else None
+    for g in groups[:200]:
+        if index is not None:
+            result = index.search(g.representative, top_k=3)
+            faqs = [h for h in result.hits if h.kind == "faq"]
+            if faqs:
+                g.suggestion = {"faq_id": faqs[0].id, "title": faqs[0].title, "score": round(faqs[0].score, 3)}
+        out.append(g.to_dict())
+    return out
+
+
+@router.get("/api/unanswered/groups")
+async def unanswered_groups(state: StateDep, user: EditorUser, days: int = Query(30, ge=1, le=365)) -> dict[str, Any]:
+    groups = await asyncio.to_thread(_groups, state, days)
+    return {"groups": groups, "open": sum(g["count"] for g in groups)}
+
+
+class AttachIn(BaseModel):
+    ids: list[int] = Field(..., min_length=1, max_length=500)
+    faq_id: str = Field(..., min_length=1, max_length=120)
+    questions: Optional[list[str]] = Field(None, max_length=500)
+
+
+class NewFaqIn(BaseModel):
+    ids: list[int] = Field(..., min_length=1, max_length=500)
+    faq_id: str = Field(..., min_length=1, max_length=120)
+    question: str = Field(..., min_length=1, max_length=200)
+    answer: str = Field(..., min_length=1, max_length=2000)
+    similar: Optional[list[str]] = Field(None, max_length=500)
+    products: list[str] = Field(default_factory=list)
+
+
+class IdsIn(BaseModel):
+    ids: list[int] = Field(..., min_length=1, max_length=500)
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except DocumentError as exc:
+        raise HTTPException(status_code=422, detail={"message": "内容未通过校验", "problems": exc.problems}) from exc
+    except ConflictError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    except NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+@router.post("/api/unanswered/attach")
+def attach(body: AttachIn, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    info = _call(unanswered.attach_to_faq, state.kb, body.ids, body.faq_id, user, body.questions)
+    return {"version": info.to_dict()}
+
+
+@router.post("/api/unanswered/new-faq", status_code=201)
+def new_faq(body: NewFaqIn, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    faq = {"id": body.faq_id, "question": body.question, "answer": body.answer, "similar": body.similar or [],
+           "products": body.products}
+    info = _call(unanswered.create_faq, state.kb, body.ids, faq, user)
+    return {"version": info.to_dict(), "id": body.faq_id}
+
+
+@router.post("/api/unanswered/dismiss")
+def dismiss(body: IdsIn, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    return {"dismissed": unanswered.dismiss(state.engine, body.ids, user)}
+
+
+# ---- analytics ------------------------------------------------------------------------------------------
+def _report(state, days: int) -> dict[str, Any]:
+    return analytics.report(tracker_engine(state), state.engine, days)
+
+
+@router.get("/api/analytics")
+async def analytics_json(state: StateDep, user: ViewerUser, days: int = Query(30, ge=1, le=365)) -> dict[str, Any]:
+    return await asyncio.to_thread(_report, state, days)
+
+
+@router.get("/api/analytics.csv")
+async def analytics_csv(state: StateDep, user: ViewerUser, days: int = Query(30, ge=1, le=365)) -> Response:
+    data = await asyncio.to_thread(_report, state, days)
+    return Response("\ufeff" + analytics.to_csv(data), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="insurebot-analytics-{data["to"]}.csv"'})
+
+
+# ---- users (admin) and audit ----------------------------------------------------------------------------
+class UserIn(BaseModel):
+    username: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(..., min_length=8, max_length=200)
+    role: str = Field(..., pattern="^(viewer|agent|editor|admin)$")
+    display_name: str = Field("", max_length=64)
+    wecom_userid: Optional[str] = Field(None, max_length=64)
+
+
+class UserChangeIn(BaseModel):
+    role: Optional[str] = Field(None, pattern="^(viewer|agent|editor|admin)$")
+    password: Optional[str] = Field(None, min_length=8, max_length=200)
+    active: Optional[bool] = None
+    display_name: Optional[str] = Field(None, max_length=64)
+
+
+@router.get("/api/users")
+def get_users(state: StateDep, user: AdminUser) -> dict[str, Any]:
+    with state.engine.connect() as conn:
+        rows = conn.execute(select(users).order_by(users.c.id)).all()
+    return {"roles": list(ROLES), "users": [
+        {"username": r.username, "role": r.role, "display_name": r.display_name, "wecom_userid": r.wecom_userid,
+         "active": bool(r.active), "created_at": r.created_at} for r in rows]}
+
+
+@router.post("/api/users", status_code=201)
+def add_user(body: UserIn, state: StateDep, user: AdminUser) -> dict[str, Any]:
+    try:
+        created = create_user(state.engine, body.username, body.password, body.role, display_name=body.display_name,
+                              wecom_userid=body.wecom_userid)
+    except AuthError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    audit.record(state.engine, user, "user.create", created.username, {"role": created.role})
+    return {"username": created.username, "role": created.role}
+
+
+@router.put("/api/users/{username}")
+def change_user(username: str, body: UserChangeIn, state: StateDep, user: AdminUser) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if body.role is not None:
+        values["role"] = body.role
+    if body.password is not None:
+        values["password_hash"] = hash_password(body.password)
+    if body.active is not None:
+        values["active"] = 1 if body.active else 0
+    if body.display_name is not None:
+        values["display_name"] = body.display_name
+    if not values:
+        raise HTTPException(status_code=422, detail="nothing to change")
+    if username == user.username and (values.get("active") == 0 or values.get("role", "admin") != "admin"):
+        raise HTTPException(status_code=422, detail="不能停用自己或降低自己的角色")
+    with state.engine.begin() as conn:
+        row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"用户 {username} 不存在")
+        conn.execute(update(users).where(users.c.id == row.id).values(**values))
+        if "password_hash" in values or values.get("active") == 0 or "role" in values:
+            conn.execute(delete(sessions).where(sessions.c.user_id == row.id))  # sign them out everywhere
+        audit.append(conn, user, "user.update", username,
+                     {k: v for k, v in values.items() if k != "password_hash"} | ({"password": "reset"}
+                                                                                 if "password_hash" in values else {}))
+    return {"username": username, "changed": sorted(k if k != "password_hash" else "password" for k in values)}
+
+
+@router.get("/api/audit")
+def get_audit(state: StateDep, user: AdminUser, limit: int = Query(200, ge=1, le=1000),
+              offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    intact, checked, problem = audit.verify(state.engine)
+    return {"chain": {"intact": intact, "records": checked, "problem": problem},
+            "entries": audit.entries(state.engine, limit, offset)}
