@@ -78,7 +78,7 @@ def recent_turns(events: Iterable[Mapping[str, Any]], limit: int = MAX_TURNS) ->
 
 
 def question_for_suggestion(events: Iterable[Mapping[str, Any]]) -> Optional[str]:
-    """The customer's latest actual question (not "转人工" itself), for the knowledge-base suggestion."""
+    """The customer's latest actual question (not "转人工" itself), masked, for the knowledge-base suggestion."""
     last_any: Optional[str] = None
     for event in reversed(list(events)):
         if event.get("event") != "user":
@@ -89,8 +89,8 @@ def question_for_suggestion(events: Iterable[Mapping[str, Any]]) -> Optional[str
         last_any = last_any or text
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         if intent not in _NOT_QUESTIONS:
-            return text[:500]
-    return last_any[:500] if last_any else None
+            return mask_text(text)[:500]
+    return mask_text(last_any)[:500] if last_any else None
 
 
 def build_card(*, conversation_id: str, channel: str, events: list[Mapping[str, Any]],

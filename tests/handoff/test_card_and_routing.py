@@ -54,7 +54,7 @@ def test_reason_skill_and_question():
     assert skill_for("complaint", ["理赔"], {}) == "complaints"
     assert skill_for("sale", ["理赔"], {}) == "sales"
     assert skill_for("unanswered", ["交强险多少钱"], {}) == "sales"
-    assert question_for_suggestion(EVENTS) == "身份证110101199003071234 报案后多久赔"
+    assert question_for_suggestion(EVENTS) == "身份证110***********1234 报案后多久赔"    # masked before the search
     assert question_for_suggestion([user("转人工", "request_human")]) == "转人工"
     assert question_for_suggestion([]) is None
 

@@ -82,7 +82,9 @@ def test_attach_and_new_faq_in_one_action(settings, encoder, knowledge_index):
     faq = json.loads(state.kb.document(state.kb.draft_version_id(), faq_key("faq.product.car_insurance")))
     assert set(CAR) <= set(faq["similar"])
     assert client.get("/api/unanswered/groups").json()["groups"] == []  # all resolved
-    actions = [e["action"] for e in client.get("/api/audit", cookies={SESSION_COOKIE: tokens["admin"]}).json()["entries"]]
+    admin = TestClient(client.app)
+    admin.cookies.set(SESSION_COOKIE, tokens["admin"])
+    actions = [e["action"] for e in admin.get("/api/audit").json()["entries"]]
     assert {"unanswered.attach", "unanswered.new_faq"} <= set(actions)
     # a bad target answers with a reason, changes nothing
     unanswered.record(state.engine, "第三个问题", sender_id="x")
