@@ -29,7 +29,7 @@ from sqlalchemy.engine import Row
 from connectors.logsafe import pseudonym
 from handoff import texts
 from handoff.card import REASON_LABELS, REASONS, SKILLS, render_card_text, summary
-from handoff.delivery import OUTBOX, SENT, AgentNotifier, UserDelivery
+from handoff.delivery import AgentNotifier, UserDelivery
 from handoff.hours import ServiceHours
 from handoff.rasa_client import RasaClient, RasaError, after_escalation, events_after_last, is_escalation
 from handoff.rating import parse_rating
@@ -435,11 +435,12 @@ class HandoffService:
         counts = {"idle": 0, "callback": 0, "kf_native": 0, "assigned": 0}
         for row in self.store.list([ACTIVE]):
             if row.channel == "wecom_kf" and row.open_kfid:
+                # the conversation runs natively in WeCom (its messages never reach Rasa): WeCom's own
+                # session timeout applies, and the end is read from the session state
                 state = self.delivery.kf_state(row.open_kfid, row.conversation_id)
-                if state is not None and state not in (2, 3):
-                    if self.end(row.id, reason="kf_native"):
-                        counts["kf_native"] += 1
-                    continue
+                if state is not None and state not in (2, 3) and self.end(row.id, reason="kf_native"):
+                    counts["kf_native"] += 1
+                continue
             if row.last_message_at < now - self.config.idle_s:
                 if self.end(row.id, reason="idle"):
                     counts["idle"] += 1

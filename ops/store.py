@@ -26,7 +26,7 @@ from knowledge.corpus import KnowledgeSnapshot
 from ops import audit
 from ops.audit import SYSTEM, Actor
 from ops.documents import DocumentError, rate_texts_of, seed_documents, snapshot_of, validate_documents
-from ops.tables import kb_blobs, kb_pointers, kb_versions
+from ops.tables import kb_blobs, kb_meta, kb_pointers, kb_versions
 
 DRAFT, PUBLISHED = "draft", "published"
 _RETRIES = 8
@@ -200,6 +200,7 @@ class KbStore:
                                                         updated_by=actor.username))
                 conn.execute(insert(kb_pointers).values(name=PUBLISHED, version_id=vid, updated_at=now,
                                                         updated_by=actor.username))
+                conn.execute(insert(kb_meta).values(key="seed_manifest", value=json.dumps(manifest)))
                 audit.append(conn, actor, "kb.seed", f"v{vid}", {"documents": len(manifest)})
                 return vid
         except (IntegrityError, OperationalError):
@@ -293,6 +294,75 @@ class KbStore:
                          {"new_version": vid, "previous_published": previous, "discarded_draft": head})
             return self._info(conn.execute(select(kb_versions).where(kb_versions.c.id == vid)).one(),
                               self._pointers(conn))
+
+    def import_seed_changes(self, actor: Actor = SYSTEM) -> Optional[VersionInfo]:
+        """Seed files changed since they were last imported (a deploy or a developer edited knowledge/content):
+        apply exactly those documents on top of the published version and publish that; unpublished
+        draft edits are kept on top. Documents ops edited but the files did not change stay as ops left
+        them. Invalid files are not imported (logged; retried at the next start). Called once at start-up."""
+        import logging
+
+        self.ensure_seeded(actor)
+        docs = seed_documents(self.content_dir)
+        files = {k: blob_hash(b) for k, b in docs.items()}
+        with self.engine.connect() as conn:
+            row = conn.execute(select(kb_meta.c.value).where(kb_meta.c.key == "seed_manifest")).first()
+        if row is None:  # a database seeded before this tracking: it is authoritative, start tracking now
+            with self.engine.begin() as conn:
+                self._set_meta(conn, files)
+            return None
+        last = json.loads(row.value)
+        changed = [k for k in files if last.get(k) != files[k]]
+        removed = [k for k in last if k not in files]
+        if not changed and not removed:
+            return None
+        published = self.published_version_id()
+        candidate = {**self.documents(published), **{k: docs[k] for k in changed}}
+        for k in removed:
+            candidate.pop(k, None)
+        problems = validate_documents(candidate, self.content_dir)
+        if problems:
+            logging.getLogger(__name__).error("seed files not imported: they do not validate",
+                                              extra={"event": "kb.seed_invalid", "problems": problems[:5]})
+            return None
+        with self.engine.begin() as conn:
+            head = self._lock_draft(conn)
+            pointers = self._pointers(conn)
+            if pointers[PUBLISHED] != published:
+                return None  # published meanwhile by someone else: the next start retries
+            pub, draft = self.manifest(published, conn), self.manifest(head, conn)
+            new_pub = {k: h for k, h in pub.items() if k not in removed}
+            new_pub.update(self._put_blobs(conn, {k: docs[k] for k in changed}))
+            if new_pub == pub:
+                self._set_meta(conn, files)
+                return None
+            now = time.time()
+            touched = [k for k in dict.fromkeys(list(pub) + list(new_pub)) if pub.get(k) != new_pub.get(k)]
+            vid = self._insert_version(conn, head, new_pub, actor, f"knowledge/content 文件已更新：导入 {len(touched)} 个文档",
+                                       touched, now, published=True)
+            draft_head = vid
+            delta = {k: draft.get(k) for k in dict.fromkeys(list(draft) + list(pub)) if draft.get(k) != pub.get(k)}
+            if delta:  # the editors' unpublished changes, re-applied on top
+                new_draft = dict(new_pub)
+                for k, h in delta.items():
+                    if h is None:
+                        new_draft.pop(k, None)
+                    else:
+                        new_draft[k] = h
+                draft_head = self._insert_version(conn, vid, new_draft, actor, "保留草稿中未发布的修改", list(delta), now)
+            conn.execute(update(kb_pointers).where(kb_pointers.c.name == PUBLISHED)
+                         .values(version_id=vid, updated_at=now, updated_by=actor.username))
+            conn.execute(update(kb_pointers).where(kb_pointers.c.name == DRAFT)
+                         .values(version_id=draft_head, updated_at=now, updated_by=actor.username))
+            self._set_meta(conn, files)
+            audit.append(conn, actor, "kb.seed_update", f"v{vid}", {"documents": touched[:100], "draft": draft_head})
+            return self._info(conn.execute(select(kb_versions).where(kb_versions.c.id == vid)).one(), self._pointers(conn))
+
+    @staticmethod
+    def _set_meta(conn: Connection, files: Mapping[str, str]) -> None:
+        value = json.dumps(dict(files))
+        if conn.execute(update(kb_meta).where(kb_meta.c.key == "seed_manifest").values(value=value)).rowcount == 0:
+            conn.execute(insert(kb_meta).values(key="seed_manifest", value=value))
 
     # ---- internals ---------------------------------------------------------------------------
     @staticmethod

@@ -177,6 +177,13 @@ class KnowledgeSync:
         return True
 
     def _run(self) -> None:
+        try:  # knowledge/content edited since the last start (a deploy, a developer): import those files
+            imported = self.store.import_seed_changes()
+            if imported is not None:
+                log.info("changed seed files imported and published", extra={
+                    "event": "kb.seed_imported", "version_id": imported.id, "documents": len(imported.changes)})
+        except Exception as exc:  # never blocks serving the published version
+            log.warning("seed files not checked", extra={"event": "kb.seed_check_failed", "error": type(exc).__name__})
         while not self._stop.is_set():
             try:
                 self.check_once()

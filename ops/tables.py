@@ -38,6 +38,12 @@ kb_pointers = Table(
     Column("updated_by", String(64), nullable=False, default=""),
 )
 
+kb_meta = Table(
+    "kb_meta", metadata,
+    Column("key", String(64), primary_key=True),         # "seed_manifest": the seed files as last imported
+    Column("value", Text, nullable=False),
+)
+
 kb_audit = Table(
     "kb_audit", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -155,7 +155,8 @@ def test_wecom_kf_user_moves_natively_to_the_agent_and_back(env):
     with pytest.raises(HandoffError) as info:
         service.agent_reply(result.handoff_id, agent, "你好")
     assert info.value.status == 409 and "企业微信" in info.value.message
-    assert service.sweep_once()["kf_native"] == 0                  # still with the agent
+    clock.now += 45 * 60                                           # no idle end: the chat runs in WeCom
+    assert service.sweep_once()["kf_native"] == 0 and service.store.get(result.handoff_id).status == ACTIVE
     hs.platform.set_kf_state(OPEN_KFID, user, 4)                   # the agent ended it in WeCom
     assert service.sweep_once()["kf_native"] == 1
     row = service.store.get(result.handoff_id)

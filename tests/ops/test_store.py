@@ -144,3 +144,39 @@ def test_audit_log_is_append_only_and_tamper_evident(store):
             with store.engine.begin() as conn:
                 conn.execute(text(sql))
     assert audit.verify(store.engine) == (True, 2, None)
+
+
+def test_changed_seed_files_are_imported_on_top(tmp_path, settings):
+    """A deploy (or a developer) edits knowledge/content: exactly those documents go live at the next start;
+    ops' published edits to other documents and their unpublished draft stay."""
+    import shutil
+
+    import yaml
+
+    content = tmp_path / "content"
+    shutil.copytree(settings.knowledge_dir, content)
+    store = _store(f"sqlite:///{tmp_path / 'seed.db'}", content)
+    v1 = store.ensure_seeded()
+    assert store.import_seed_changes() is None  # nothing changed
+    store.save({faq_key("faq.service.company"): _edit_faq(store, "faq.service.company", answer="运营改过的公司介绍。")},
+               ED, "ops 已发布的修改")
+    store.publish(ED)
+    store.save({faq_key("faq.claim.process"): _edit_faq(store, "faq.claim.process", answer="草稿中的理赔流程。")},
+               ED, "ops 未发布的草稿")
+
+    raw = yaml.safe_load((content / "faq.yml").read_text(encoding="utf-8"))
+    for faq in raw["faqs"]:
+        if faq["id"] == "faq.service.hours":
+            faq["answer"] = "文件里更新的客服时间：每天09:00-22:00。"
+    (content / "faq.yml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+    imported = store.import_seed_changes()
+    assert imported is not None and imported.is_published and imported.changes == (faq_key("faq.service.hours"),)
+    live = {f.id: f.answer for f in store.snapshot(store.published_version_id()).faqs}
+    assert live["faq.service.hours"].startswith("文件里更新的")
+    assert live["faq.service.company"] == "运营改过的公司介绍。"       # ops' published edit kept
+    assert live["faq.claim.process"] != "草稿中的理赔流程。"            # the draft is still only a draft...
+    draft = {f.id: f.answer for f in store.snapshot(store.draft_version_id()).faqs}
+    assert draft["faq.claim.process"] == "草稿中的理赔流程。" and draft["faq.service.hours"].startswith("文件里")
+    assert store.import_seed_changes() is None  # imported once
+    assert [e["action"] for e in audit.entries(store.engine)][0] == "kb.seed_update" and v1 == 1

@@ -7,7 +7,6 @@ no logic of their own: web/static/console.js calls /api/kb/*, /api/unanswered*, 
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -167,6 +166,3 @@ def version_diff(request: Request, a: int = Query(..., ge=1), b: int = Query(...
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     return _render(request, "console/diff.html", user, title=f"版本 {a} → {b}", page="diff", a=a, b=b, docs=docs)
 
-
-def page_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)

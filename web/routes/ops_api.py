@@ -9,7 +9,7 @@ import asyncio
 import time
 from typing import Any, Optional
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select, update
@@ -17,8 +17,8 @@ from sqlalchemy import delete, select, update
 from ops import analytics, audit, unanswered
 from ops.documents import DocumentError
 from ops.store import ConflictError, NotFound
-from web.auth import (ROLES, AdminUser, AuthError, EditorUser, ViewerUser, create_user, hash_password, list_users,
-                      sessions, users)
+from web.auth import (ROLES, AdminUser, AuthError, EditorUser, ViewerUser, create_user, hash_password, sessions,
+                      users)
 from web.deps import StateDep
 from web.ops_deps import tracker_engine
 
@@ -37,7 +37,7 @@ class MissIn(BaseModel):
 
 
 @router.post("/api/unanswered", status_code=202)
-def report_miss(body: MissIn, state: StateDep, request: Request) -> dict[str, Any]:
+def report_miss(body: MissIn, state: StateDep) -> dict[str, Any]:
     """Machine endpoint for the action server (no user session). Duplicates within 10 s are dropped."""
     key = f"{body.sender_id}\x1f{body.question}"
     now = time.monotonic()
