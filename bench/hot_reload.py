@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import md_table, percentiles, write_results  # noqa: E402
+from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
 from common.stack import start_stack, wait_healthy  # noqa: E402
 

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import md_table, write_results  # noqa: E402
+from bench.bench_utils import md_table, write_results  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 from common.stack import start_stack, wait_healthy  # noqa: E402
 

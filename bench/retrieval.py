@@ -23,7 +23,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import md_table, percentiles, write_results  # noqa: E402
+from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
 from bench.retrieval_metrics import Prediction, answerable_metrics, calibrate, ranking_metrics  # noqa: E402
 from knowledge.corpus import KnowledgeSnapshot, load_seed  # noqa: E402
 from knowledge.encoder import EmbeddingCache, SentenceTransformerEncoder, encode_cached  # noqa: E402

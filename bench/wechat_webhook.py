@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import md_table, percentiles, write_results  # noqa: E402
+from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
 from common.stack import start_stack  # noqa: E402
 from tests.fakes.wechat_platform import FakeWeChatPlatform  # noqa: E402

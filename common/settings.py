@@ -83,7 +83,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         web_port=int(_env(env, "WEB_PORT", "8000")),
         rasa_port=int(_env(env, "RASA_PORT", "5005")),
         action_port=int(_env(env, "ACTION_PORT", "5055")),
-        embedding_model_dir=Path(_env(env, "EMBEDDING_MODEL_DIR", str(var_dir / "models" / "e5-small"))),
+        # built once by `make install` in the checkout, whatever INSUREBOT_VAR_DIR a process uses
+        embedding_model_dir=Path(_env(env, "EMBEDDING_MODEL_DIR", str(REPO_ROOT / "var" / "models" / "e5-small"))),
         knowledge_dir=Path(_env(env, "KNOWLEDGE_DIR", str(REPO_ROOT / "knowledge" / "content"))),
         embedding_cache=Path(_env(env, "EMBEDDING_CACHE", str(var_dir / "cache" / "embeddings.sqlite"))),
         log_level=_env(env, "LOG_LEVEL", "INFO"),

@@ -92,6 +92,7 @@ class EmbeddingCache:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), check_same_thread=False)
             self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS artefact (key TEXT PRIMARY KEY, data BLOB)")
 
     @staticmethod
     def key(model: str, prompt: str, text: str) -> str:
@@ -120,6 +121,23 @@ class EmbeddingCache:
             if self._db is not None and blobs:
                 self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)", list(blobs.items()))
                 self._db.commit()
+
+
+    def get_artefact(self, key: str) -> Optional[bytes]:
+        """A derived artefact (the trained re-ranker) stored beside the vectors; None if absent."""
+        with self._lock:
+            if self._db is None:
+                return self._mem.get("artefact:" + key)
+            row = self._db.execute("SELECT data FROM artefact WHERE key = ?", (key,)).fetchone()
+            return row[0] if row else None
+
+    def put_artefact(self, key: str, data: bytes) -> None:
+        with self._lock:
+            if self._db is None:
+                self._mem["artefact:" + key] = data
+                return
+            self._db.execute("INSERT OR REPLACE INTO artefact VALUES (?, ?)", (key, data))
+            self._db.commit()
 
 
 def encode_cached(encoder: Encoder, cache: EmbeddingCache, texts: Sequence[str], prompt: str, *,

@@ -82,6 +82,34 @@ def _encode_queries(index: "KnowledgeIndex", texts: list[str]) -> tuple[np.ndarr
     return encode_cached(index.encoder, index.cache, texts, "query")
 
 
+def reranker_key(index: "KnowledgeIndex") -> str:
+    """Everything the trained model depends on: content, vocabulary, encoder, features and this code."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from knowledge.search import FEATURES
+
+    parts = [index.snapshot.version, index.encoder.name, json.dumps(FEATURES),
+             json.dumps(index.vocab.__dict__, ensure_ascii=False, sort_keys=True, default=str),
+             Path(__file__).read_text(encoding="utf-8"),
+             Path(__file__).with_name("search.py").read_text(encoding="utf-8")]
+    return "reranker:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def load_or_train_reranker(index: "KnowledgeIndex"):
+    """The re-ranker for this exact knowledge base, from the cache when it was trained before."""
+    import pickle
+
+    key = reranker_key(index)
+    blob = index.cache.get_artefact(key)
+    if blob is not None:
+        return pickle.loads(blob)  # our own cache file under var/: trusted
+    model = train_reranker(index)
+    index.cache.put_artefact(key, pickle.dumps(model))
+    return model
+
+
 def train_reranker(index: "KnowledgeIndex"):
     """A gradient-boosted classifier over candidate features; P(candidate is the answer)."""
     from sklearn.ensemble import HistGradientBoostingClassifier

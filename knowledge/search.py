@@ -134,9 +134,9 @@ class KnowledgeIndex:
                 embedded += fresh
         index = cls(snapshot, corpus, encoder, vocab, vectors, cache)
         if train_reranker:
-            from knowledge.rerank import train_reranker as _train
+            from knowledge.rerank import load_or_train_reranker
 
-            index.reranker = _train(index)
+            index.reranker = load_or_train_reranker(index)
         index.stats = {"entries": len(corpus.entries), "items": len(corpus.items), "embedded": embedded,
                        "build_s": round(time.perf_counter() - started, 3)}
         log.info("knowledge index built", extra={"event": "knowledge.built", "version": index.version, **index.stats})

@@ -21,9 +21,9 @@ def test_greeting_knowledge_and_goodbye(sqlite_stack):
 
 def test_two_unanswerable_turns_offer_then_escalate(sqlite_stack):
     s = sqlite_stack.settings
-    first = texts(rest(s, "e2e-u2", "交强险多少钱一年"))
+    first = texts(rest(s, "e2e-u2", "公积金怎么提取出来"))
     assert "无法准确回答" in first and "转人工" in first
-    second = texts(rest(s, "e2e-u2", "那商业车险呢 怎么买"))
+    second = texts(rest(s, "e2e-u2", "社保断缴了会影响医保卡吗"))
     assert "人工客服" in second
 
 
