@@ -289,7 +289,8 @@ class KnowledgeIndex:
         hits = [self._hit(cands[i], scores[i], best_entry[cands[i]]) for i in order]
         # the margin over the runner-up separates right from wrong answers far better than P(top) alone
         confidence = float(scores[order[0]] - (scores[order[1]] if len(order) > 1 else 0.0)) if hits else 0.0
-        answerable = bool(hits) and confidence >= self.threshold
+        # a product or topic we do not sell (vocabulary.yml foreign_terms) is never answered from our FAQ
+        answerable = bool(hits) and confidence >= self.threshold and qctx.foreign is None
         reason = "" if answerable else ("foreign_term" if qctx.foreign else "low_confidence")
         t2 = time.perf_counter()
         return SearchResult(text, hits[:top_k], answerable, round(confidence, 4), qctx.product, reason,
