@@ -1,6 +1,7 @@
 """Retrieval with the real model: own questions, product awareness, citations, unanswerable near-misses."""
 import subprocess
 import sys
+import uuid
 
 import numpy as np
 import pytest
@@ -55,7 +56,8 @@ def test_rebuild_after_one_edit_embeds_only_what_changed(knowledge_index, snapsh
     from knowledge.search import KnowledgeIndex
 
     faqs = list(snapshot.faqs)
-    faqs[0] = replace(faqs[0], similar=faqs[0].similar + ("微信里面到底咋买保险啊 测试新问法",))
+    fresh = f"微信里面到底咋买保险啊 测试新问法 {uuid.uuid4().hex[:8]}"  # never seen by the shared cache
+    faqs[0] = replace(faqs[0], similar=faqs[0].similar + (fresh,))
     edited = KnowledgeSnapshot(tuple(faqs), snapshot.clause_docs, snapshot.clause_sources)
     rebuilt = KnowledgeIndex.build(edited, encoder, vocab, cache=knowledge_index.cache, train_reranker=False)
     assert rebuilt.stats["embedded"] == 1
