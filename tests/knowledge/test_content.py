@@ -1,7 +1,5 @@
 """The knowledge seed agrees with the insurer's catalogue: every FAQ id, every must_state fact,
 every clause section, continuous article numbers and citations that name existing articles."""
-from pathlib import Path
-
 import pytest
 import yaml
 

@@ -52,13 +52,12 @@ def test_near_misses_are_not_answerable(knowledge_index, query):
 def test_rebuild_after_one_edit_embeds_only_what_changed(knowledge_index, snapshot, encoder, vocab):
     from dataclasses import replace
 
-    from knowledge.corpus import KnowledgeSnapshot
     from knowledge.search import KnowledgeIndex
 
     faqs = list(snapshot.faqs)
     fresh = f"微信里面到底咋买保险啊 测试新问法 {uuid.uuid4().hex[:8]}"  # never seen by the shared cache
     faqs[0] = replace(faqs[0], similar=faqs[0].similar + (fresh,))
-    edited = KnowledgeSnapshot(tuple(faqs), snapshot.clause_docs, snapshot.clause_sources)
+    edited = replace(snapshot, faqs=tuple(faqs))
     rebuilt = KnowledgeIndex.build(edited, encoder, vocab, cache=knowledge_index.cache, train_reranker=False)
     assert rebuilt.stats["embedded"] == 1
     assert rebuilt.version != knowledge_index.version
