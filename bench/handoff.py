@@ -143,7 +143,9 @@ def burst(bench: Bench, users: int = 20) -> dict[str, Any]:
     ids = [st["handoff_id"] for st in states.values() if st]
     active_now = Counter()
     queued_now = 0
-    paused = sum(bool(bench.http.get(f"{bench.settings.rasa_url}/conversations/{s}/tracker").json()["paused"])
+    token = {"token": bench.settings.rasa_auth_token} if bench.settings.rasa_auth_token else {}
+    paused = sum(bool(bench.http.get(f"{bench.settings.rasa_url}/conversations/{s}/tracker",
+                                     params=token).json()["paused"])
                  for s in senders)
     from sqlalchemy import select
 

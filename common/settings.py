@@ -15,6 +15,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEV_SECRET_MARKER = "dev-only"
 
+# WeChat / WeCom channel settings, read verbatim (the field is the lower-cased name)
+CHANNEL_VARIABLES = (
+    "WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_ENCODING_AES_KEY", "WECHAT_API_BASE_URL",
+    "WECOM_CORP_ID", "WECOM_KF_SECRET", "WECOM_TOKEN", "WECOM_ENCODING_AES_KEY", "WECOM_OPEN_KFID",
+    "WECOM_API_BASE_URL", "WECOM_AGENT_SECRET", "WECOM_AGENT_ID", "WECOM_AGENT_TOKEN",
+    "WECOM_AGENT_ENCODING_AES_KEY",
+)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -43,6 +51,25 @@ class Settings:
     handoff_agent_capacity: int = 3          # live chats per agent before auto-assignment skips them
     handoff_message_window_s: float = 600.0  # outside hours: user messages attached to the callback ticket
     handoff_rating_window_s: float = 600.0   # after the end: how long a 1-5 reply counts as the rating
+    # --- channels (issue 4/8): the variables credentials.yml expands for Rasa, docs/connectors.md ---
+    wechat_token: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_encoding_aes_key: str = ""
+    wechat_api_base_url: str = ""            # empty = https://api.weixin.qq.com/cgi-bin/
+    wecom_corp_id: str = ""
+    wecom_kf_secret: str = ""
+    wecom_token: str = ""
+    wecom_encoding_aes_key: str = ""
+    wecom_open_kfid: str = ""
+    wecom_api_base_url: str = ""             # empty = https://qyapi.weixin.qq.com/cgi-bin/
+    wecom_agent_secret: str = ""
+    wecom_agent_id: str = ""
+    wecom_agent_token: str = ""
+    wecom_agent_encoding_aes_key: str = ""
+    # --- abuse protection (issue 8, docs/security.md): token bucket per WeChat user ---
+    rate_limit_per_minute: int = 20          # sustained messages per user and minute; 0 = no limit
+    rate_limit_burst: int = 10               # messages a user may send at once
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -95,6 +122,9 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         handoff_agent_capacity=int(_env(env, "HANDOFF_AGENT_CAPACITY", "3")),
         handoff_message_window_s=float(_env(env, "HANDOFF_MESSAGE_WINDOW_MINUTES", "10")) * 60,
         handoff_rating_window_s=float(_env(env, "HANDOFF_RATING_WINDOW_MINUTES", "10")) * 60,
+        rate_limit_per_minute=int(_env(env, "RATE_LIMIT_PER_MINUTE", "20")),
+        rate_limit_burst=int(_env(env, "RATE_LIMIT_BURST", "10")),
+        **{name.lower(): (env.get(name) or "").strip() for name in CHANNEL_VARIABLES},
     )
 
 

@@ -107,6 +107,11 @@ def service_environment(settings: Settings, base: Optional[dict] = None) -> dict
         "RASA_URL": settings.rasa_url,
         "WEB_URL": settings.web_url,
         "ACTION_SERVER_URL": settings.action_server_url,
+        # the children read these again with load_settings(): pass the caller's values on
+        "INSUREBOT_ENV": settings.env,
+        "RASA_AUTH_TOKEN": settings.rasa_auth_token,
+        "RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute),
+        "RATE_LIMIT_BURST": str(settings.rate_limit_burst),
     })
     return env
 
@@ -121,8 +126,8 @@ def build_services(settings: Settings, model_path: Path = MODEL_PATH) -> list[Se
     if settings.rasa_auth_token:
         rasa_cmd += ["--auth-token", settings.rasa_auth_token]
     return [
-        Service("actions", [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions",
-                            "--port", str(settings.action_port)],
+        Service("actions", [str(APP_PYTHON), str(REPO_ROOT / "scripts" / "run_actions.py"),
+                            "--actions", "actions", "--port", str(settings.action_port)],
                 f"http://127.0.0.1:{settings.action_port}/health"),
         Service("web", [str(APP_PYTHON), "-m", "uvicorn", "web.main:create_app", "--factory",
                         "--host", "127.0.0.1", "--port", str(settings.web_port),

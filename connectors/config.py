@@ -1,13 +1,15 @@
 """Channel settings as plain dataclasses.
 
-Rasa passes them in through credentials.yml (``${WECHAT_*}`` expanded from the environment); the
-simulator and the benchmark read the same variable names with :meth:`from_environ`.
+Rasa passes them in through credentials.yml (``${WECHAT_*}`` expanded from the environment); every
+other process builds them from :func:`common.settings.load_settings` with :meth:`from_settings`, so
+the variable names are read in one place.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
 
+from common.settings import Settings, load_settings
 from connectors.crypto import decode_aes_key
 
 WECHAT_API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
@@ -49,13 +51,16 @@ class WeChatConfig:
         )
 
     @classmethod
-    def from_environ(cls, env: Mapping[str, str]) -> "WeChatConfig":
+    def from_settings(cls, settings: Settings) -> "WeChatConfig":
         return cls.from_credentials({
-            "token": env.get("WECHAT_TOKEN", ""), "app_id": env.get("WECHAT_APP_ID", ""),
-            "app_secret": env.get("WECHAT_APP_SECRET", ""),
-            "encoding_aes_key": env.get("WECHAT_ENCODING_AES_KEY", ""),
-            "api_base_url": env.get("WECHAT_API_BASE_URL", ""),
+            "token": settings.wechat_token, "app_id": settings.wechat_app_id,
+            "app_secret": settings.wechat_app_secret, "encoding_aes_key": settings.wechat_encoding_aes_key,
+            "api_base_url": settings.wechat_api_base_url,
         })
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> "WeChatConfig":
+        return cls.from_settings(load_settings(env))
 
     @property
     def encrypted(self) -> bool:
@@ -104,14 +109,16 @@ class WeComKfConfig:
         )
 
     @classmethod
-    def from_environ(cls, env: Mapping[str, str]) -> "WeComKfConfig":
+    def from_settings(cls, settings: Settings) -> "WeComKfConfig":
         return cls.from_credentials({
-            "corp_id": env.get("WECOM_CORP_ID", ""), "kf_secret": env.get("WECOM_KF_SECRET", ""),
-            "token": env.get("WECOM_TOKEN", ""),
-            "encoding_aes_key": env.get("WECOM_ENCODING_AES_KEY", ""),
-            "open_kfid": env.get("WECOM_OPEN_KFID", ""),
-            "api_base_url": env.get("WECOM_API_BASE_URL", ""),
+            "corp_id": settings.wecom_corp_id, "kf_secret": settings.wecom_kf_secret,
+            "token": settings.wecom_token, "encoding_aes_key": settings.wecom_encoding_aes_key,
+            "open_kfid": settings.wecom_open_kfid, "api_base_url": settings.wecom_api_base_url,
         })
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> "WeComKfConfig":
+        return cls.from_settings(load_settings(env))
 
     def problems(self) -> List[str]:
         found = []

@@ -33,6 +33,7 @@ REPLY_MEDIA = "收到啦。我暂时还看不懂视频或文件，请用文字�
 REPLY_UNSUPPORTED = "抱歉，我暂时还看不懂这类消息😅 请用文字描述您的问题，我会尽力帮您；需要人工服务请回复“转人工”。"
 REPLY_MENU_UNKNOWN = "这个菜单暂时不可用，请直接输入您的问题，或回复“转人工”联系人工客服。"
 REPLY_ERROR = "抱歉，系统开小差了，请稍后再试；着急的话可以回复“转人工”。"
+REPLY_RATE_LIMITED = "您发送得太快了，请稍后再试～ 我会继续为您服务。"
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,16 @@ credentials.yml::
       api_base_url: ${WECHAT_API_BASE_URL}
 
 Webhook: ``/webhooks/wechat/webhook`` (GET = URL verification, POST = messages). With an empty
-token the channel loads but answers 503, so Rasa starts without WeChat settings.
+token the channel loads but answers 503, so Rasa starts without WeChat settings. Empty credentials
+fall back to :func:`common.settings.load_settings` (same variable names). Outside development the
+channel refuses to load with unsafe secrets (:mod:`common.secret_check`); messages over the per-user
+rate limit never reach Rasa (:mod:`connectors.ratelimit`).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict, replace
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -23,12 +27,14 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from common.settings import load_settings
+from common.secret_check import check_production_secrets
+from common.settings import Settings, load_settings
 from connectors.config import WeChatConfig
 from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.ledger import TurnLedger
 from connectors.logsafe import pseudonym
+from connectors.ratelimit import describe, open_limiter
 from connectors.rasa_glue import configure_connector_logging, query_of, read_limited, turn_runner
 from connectors.replies import split_utf8, texts_from_bot
 from connectors.wechat_api import OfficialAccountApi
@@ -84,12 +90,21 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
-        return cls(WeChatConfig.from_credentials(credentials))
-
-    def __init__(self, config: WeChatConfig) -> None:
         settings = load_settings()
+        given = {k: v for k, v in (credentials or {}).items() if v not in (None, "")}
+        config = WeChatConfig.from_credentials({**asdict(WeChatConfig.from_settings(settings)), **given})
+        # credentials.yml may hold literal values: check what the channel will really use
+        check_production_secrets(replace(settings, wechat_token=config.token, wechat_app_id=config.app_id,
+                                          wechat_app_secret=config.app_secret,
+                                          wechat_encoding_aes_key=config.encoding_aes_key),
+                                 "rasa: wechat channel")
+        return cls(config, settings)
+
+    def __init__(self, config: WeChatConfig, settings: Optional[Settings] = None) -> None:
+        settings = settings or load_settings()
         configure_connector_logging(settings.log_level)
         self.config = config
+        self.settings = settings
         self._store: Optional[KeyValueStore] = None
         self._api: Optional[OfficialAccountApi] = None
         self._redis_url = settings.redis_url
@@ -100,6 +115,7 @@ class WeChatInput(InputChannel):
                       extra={"event": "wechat.unconfigured", "problems": problems})
         for warning in ([] if problems else config.warnings()):
             log.warning(warning, extra={"event": "wechat.partially_configured"})
+        log.info("wechat rate limit", extra={"event": "wechat.rate_limit", **describe(settings)})
 
     def _shared_store(self) -> KeyValueStore:
         if self._store is None:
@@ -125,7 +141,8 @@ class WeChatInput(InputChannel):
                 configured = not self.config.problems()
                 holder["hook"] = WeChatWebhook(
                     self.config, TurnLedger(self._shared_store()) if configured else None,
-                    turn_runner(on_new_message, self.name()), self._outbound_api() if configured else None)
+                    turn_runner(on_new_message, self.name()), self._outbound_api() if configured else None,
+                    limiter=open_limiter(self.settings, self.name()))
             return holder["hook"]
 
         @bp.route("/", methods=["GET"])

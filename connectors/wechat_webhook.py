@@ -21,7 +21,9 @@ from connectors.crypto import CryptoError, MessageCrypto
 from connectors.http_api import WeChatApiError
 from connectors.ledger import TurnLedger
 from connectors.logsafe import pseudonym
-from connectors.messages import REPLY_ERROR, Inbound, InvalidMessage, Plan, parse_inbound, plan_for
+from connectors.messages import (REPLY_ERROR, REPLY_RATE_LIMITED, Inbound, InvalidMessage, Plan,
+                                 parse_inbound, plan_for)
+from connectors.ratelimit import RateLimiter
 from connectors.replies import delivery_plan, texts_from_bot
 from connectors.security import Rejected, check_body_size, verify_msg_signature, verify_signature
 from connectors.wechat_api import NOT_RETRIED, OfficialAccountApi
@@ -56,8 +58,9 @@ class WeChatWebhook:
     """Authentication, exactly-once turns and reply delivery for one Official Account."""
 
     def __init__(self, config: WeChatConfig, ledger: Optional[TurnLedger], run_turn: RunTurn,
-                 api: Optional[OfficialAccountApi] = None) -> None:
+                 api: Optional[OfficialAccountApi] = None, limiter: Optional[RateLimiter] = None) -> None:
         self.config = config
+        self.limiter = limiter
         self.ledger = ledger
         self.run_turn = run_turn
         self.api = api
@@ -251,6 +254,9 @@ class WeChatWebhook:
 
     async def _answer(self, key: str, msg: Inbound, plan: Plan) -> List[str]:
         texts: List[str] = []
+        limited = await self._rate_limited(key, msg, plan)
+        if limited is not None:
+            return limited
         if plan.rasa_text is not None:
             metadata = {"wechat": {"msg_type": msg.msg_type, "kind": plan.kind}}
             try:
@@ -266,6 +272,26 @@ class WeChatWebhook:
         log.info("turn done", extra={"event": "wechat.turn", "kind": plan.kind,
                                      "user": pseudonym(msg.openid), "replies": len(texts)})
         return texts if plan.deliver else []
+
+    async def _rate_limited(self, key: str, msg: Inbound, plan: Plan) -> Optional[List[str]]:
+        """None when the message may go on; else what to send instead (the notice once, then nothing).
+
+        Runs once per message (only the ledger's owner answers), and the limiter remembers ``key``,
+        so retries of one MsgId never count twice.
+        """
+        if self.limiter is None or not plan.deliver or (plan.rasa_text is None and not plan.reply):
+            return None
+        try:
+            verdict = await asyncio.to_thread(self.limiter.check, msg.openid, key)
+        except Exception as exc:   # limiter store down: serve rather than drop every message
+            log.error("rate limiter unavailable; message allowed",
+                      extra={"event": "wechat.ratelimit_down", "error": type(exc).__name__})
+            return None
+        if verdict.allowed:
+            return None
+        log.warning("rate limited", extra={"event": "wechat.rate_limited", "kind": plan.kind,
+                                           "user": pseudonym(msg.openid), "notified": verdict.notify})
+        return [REPLY_RATE_LIMITED] if verdict.notify else []
 
     async def _fallback_delivery(self, key: str, openid: str, text: str) -> None:
         """Nobody took the answer as a passive reply while an attempt was waiting: send it via the API."""

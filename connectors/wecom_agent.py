@@ -3,7 +3,7 @@
 Usage (from any process, sync; wrap in ``asyncio.to_thread`` inside async code)::
 
     from connectors.wecom_agent import AgentConfig, AgentMessenger
-    messenger = AgentMessenger(AgentConfig.from_environ(os.environ), store)
+    messenger = AgentMessenger(AgentConfig.from_settings(load_settings()), store)
     messenger.send_card(["zhangsan"], "新的转人工请求", "用户问：理赔进度……", "https://.../handoffs/42")
 
 Settings: WECOM_CORP_ID, WECOM_AGENT_SECRET, WECOM_AGENT_ID, WECOM_API_BASE_URL.
@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import requests
 
+from common.settings import Settings, load_settings
 from connectors.config import WECOM_API_BASE_URL, _base_url
 from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore
@@ -35,12 +36,15 @@ class AgentConfig:
     api_base_url: str = WECOM_API_BASE_URL
 
     @classmethod
-    def from_environ(cls, env: Mapping[str, str]) -> "AgentConfig":
-        agent_id = (env.get("WECOM_AGENT_ID") or "0").strip()
-        return cls(corp_id=(env.get("WECOM_CORP_ID") or "").strip(),
-                   agent_secret=(env.get("WECOM_AGENT_SECRET") or "").strip(),
+    def from_settings(cls, settings: Settings) -> "AgentConfig":
+        agent_id = settings.wecom_agent_id or "0"
+        return cls(corp_id=settings.wecom_corp_id, agent_secret=settings.wecom_agent_secret,
                    agent_id=int(agent_id) if agent_id.isdigit() else 0,
-                   api_base_url=_base_url((env.get("WECOM_API_BASE_URL") or "").strip(), WECOM_API_BASE_URL))
+                   api_base_url=_base_url(settings.wecom_api_base_url, WECOM_API_BASE_URL))
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> "AgentConfig":
+        return cls.from_settings(load_settings(env))
 
     @property
     def configured(self) -> bool:

@@ -22,8 +22,10 @@ from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, LockTimeout, async_locked
 from connectors.logsafe import pseudonym
 from connectors.messages import (REPLY_EMPTY_TEXT, REPLY_ERROR, REPLY_IMAGE, REPLY_LINK,
-                                 REPLY_LOCATION_UNKNOWN, REPLY_MEDIA, REPLY_UNSUPPORTED,
-                                 REPLY_VOICE_UNRECOGNISED, Plan, location_intent, user_text)
+                                 REPLY_LOCATION_UNKNOWN, REPLY_MEDIA, REPLY_RATE_LIMITED,
+                                 REPLY_UNSUPPORTED, REPLY_VOICE_UNRECOGNISED, Plan, location_intent,
+                                 user_text)
+from connectors.ratelimit import RateLimiter
 from connectors.replies import split_utf8, texts_from_bot
 from connectors.security import Rejected, check_body_size, verify_msg_signature
 from connectors.wechat_webhook import SUCCESS, HttpReply, RunTurn
@@ -75,8 +77,9 @@ class WeComKfWebhook:
     """Callback verification, callback handling and the sync loop for one corp's kf accounts."""
 
     def __init__(self, config: WeComKfConfig, store: Optional[KeyValueStore], run_turn: RunTurn,
-                 api: Optional[KfApi] = None) -> None:
+                 api: Optional[KfApi] = None, limiter: Optional[RateLimiter] = None) -> None:
         self.config = config
+        self.limiter = limiter
         self.store = store
         self.run_turn = run_turn
         self.api = api
@@ -234,9 +237,31 @@ class WeComKfWebhook:
             except WeChatApiError as exc:
                 log.warning("could not mark session as bot-handled",
                             extra={"event": "wecom_kf.trans_failed", "errcode": exc.errcode})
+        msgid = str(msg.get("msgid", ""))
+        limited = await self._rate_limited(user, msgid)
+        if limited is not None:
+            if limited:
+                await self._send(open_kfid, user, limited)
+            return
         plan = plan_for_kf(msg)
-        texts = await self._answer(plan, user, str(msg.get("msgid", "")))
+        texts = await self._answer(plan, user, msgid)
         await self._send(open_kfid, user, texts)
+
+    async def _rate_limited(self, user: str, msgid: str) -> Optional[List[str]]:
+        """None when the message may go to the bot; else the notice (once per window) or nothing."""
+        if self.limiter is None:
+            return None
+        try:
+            verdict = await asyncio.to_thread(self.limiter.check, user, f"kf:{self.config.corp_id}:{msgid}")
+        except Exception as exc:   # limiter store down: serve rather than drop every message
+            log.error("rate limiter unavailable; message allowed",
+                      extra={"event": "wecom_kf.ratelimit_down", "error": type(exc).__name__})
+            return None
+        if verdict.allowed:
+            return None
+        log.warning("rate limited", extra={"event": "wecom_kf.rate_limited", "user": pseudonym(user),
+                                           "notified": verdict.notify})
+        return [REPLY_RATE_LIMITED] if verdict.notify else []
 
     async def _event(self, msg: Dict[str, Any]) -> None:
         event = msg.get("event") if isinstance(msg.get("event"), dict) else {}

@@ -10,12 +10,15 @@ credentials.yml::
       open_kfid: ${WECOM_OPEN_KFID}
       api_base_url: ${WECOM_API_BASE_URL}
 
-Callback URL: ``/webhooks/wecom_kf/webhook``. Unconfigured = 503.
+Callback URL: ``/webhooks/wecom_kf/webhook``. Unconfigured = 503. Empty credentials fall back to
+:func:`common.settings.load_settings`; unsafe secrets outside development stop Rasa at start-up;
+messages over the per-user rate limit never reach Rasa.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict, replace
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -23,11 +26,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from common.settings import load_settings
+from common.secret_check import check_production_secrets
+from common.settings import Settings, load_settings
 from connectors.config import WeComKfConfig
 from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.logsafe import pseudonym
+from connectors.ratelimit import open_limiter
 from connectors.rasa_glue import configure_connector_logging, query_of, read_limited, turn_runner
 from connectors.replies import split_utf8, texts_from_bot
 from connectors.wechat_webhook import HttpReply
@@ -78,12 +83,21 @@ class WeComKfInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeComKfInput":
-        return cls(WeComKfConfig.from_credentials(credentials))
-
-    def __init__(self, config: WeComKfConfig) -> None:
         settings = load_settings()
+        given = {k: v for k, v in (credentials or {}).items() if v not in (None, "")}
+        config = WeComKfConfig.from_credentials({**asdict(WeComKfConfig.from_settings(settings)), **given})
+        # credentials.yml may hold literal values: check what the channel will really use
+        check_production_secrets(replace(settings, wecom_corp_id=config.corp_id, wecom_kf_secret=config.kf_secret,
+                                          wecom_token=config.token, wecom_encoding_aes_key=config.encoding_aes_key,
+                                          wecom_open_kfid=config.open_kfid),
+                                 "rasa: wecom_kf channel")
+        return cls(config, settings)
+
+    def __init__(self, config: WeComKfConfig, settings: Optional[Settings] = None) -> None:
+        settings = settings or load_settings()
         configure_connector_logging(settings.log_level)
         self.config = config
+        self.settings = settings
         self._redis_url, self._var_dir = settings.redis_url, settings.var_dir
         self._store: Optional[KeyValueStore] = None
         self._api: Optional[KfApi] = None
@@ -116,7 +130,8 @@ class WeComKfInput(InputChannel):
                 configured = not self.config.problems()
                 holder["hook"] = WeComKfWebhook(self.config, self._shared() if configured else None,
                                                 turn_runner(on_new_message, self.name()),
-                                                self._kf_api() if configured else None)
+                                                self._kf_api() if configured else None,
+                                                limiter=open_limiter(self.settings, self.name()))
             return holder["hook"]
 
         @bp.route("/", methods=["GET"])

@@ -12,10 +12,10 @@ Synchronous (the connectors use ``requests``); the web service calls it from wor
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Mapping, Optional, Protocol, Sequence
 
+from common.settings import load_settings
 from connectors.config import WeChatConfig, WeComKfConfig
 from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
@@ -48,10 +48,10 @@ class ChannelDelivery:
     """Sends to users; every method returns a short delivery status (never raises for API errors)."""
 
     def __init__(self, store: KeyValueStore, env: Optional[Mapping[str, str]] = None) -> None:
-        env = os.environ if env is None else env
+        settings = load_settings(env)
         self.store = store
-        self.wechat_config = WeChatConfig.from_environ(env)
-        self.kf_config = WeComKfConfig.from_environ(env)
+        self.wechat_config = WeChatConfig.from_settings(settings)
+        self.kf_config = WeComKfConfig.from_settings(settings)
         self._oa: Optional[OfficialAccountApi] = None
         self._kf: Optional[KfApi] = None
         self._lock = threading.Lock()
@@ -133,7 +133,7 @@ class WeComAgentNotifier:
     """WeCom app messages to agents (``message/send``); a no-op when the app is not configured."""
 
     def __init__(self, store: KeyValueStore, env: Optional[Mapping[str, str]] = None) -> None:
-        self.config = AgentConfig.from_environ(os.environ if env is None else env)
+        self.config = AgentConfig.from_settings(load_settings(env))
         self.store = store
         self._messenger: Optional[AgentMessenger] = None
         self._lock = threading.Lock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -21,7 +22,7 @@ def main() -> int:
     settings = load_settings()
     url = f"{settings.rasa_url}/webhooks/rest/webhook"
     if settings.rasa_auth_token:
-        url += f"?token={settings.rasa_auth_token}"
+        url += "?" + urllib.parse.urlencode({"token": settings.rasa_auth_token})   # harmless on webhooks
     sender = f"terminal-{uuid.uuid4().hex[:8]}"
     print(f"保险小助手 terminal chat ({settings.rasa_url}); empty line or Ctrl-D quits.")
     while True:

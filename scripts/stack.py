@@ -5,12 +5,14 @@ import signal
 import sys
 import time
 
+from common.secret_check import check_production_secrets
 from common.settings import load_settings
 from common.stack import start_stack
 
 
 def main() -> int:
     settings = load_settings()
+    check_production_secrets(settings, "make run")   # before anything starts; exits 1 with the names
     print("starting Rasa core, action server and web service (Rasa needs ~15 s) ...", flush=True)
     stack = start_stack(settings)
     stopping = False

@@ -8,6 +8,7 @@ from typing import AsyncIterator, Optional
 from fastapi import FastAPI
 
 from common.logging_setup import configure_logging
+from common.secret_check import check_production_secrets
 from common.settings import Settings, load_settings
 from web.routes import health, knowledge
 from web.routes import simulator
@@ -20,6 +21,7 @@ from web.state import AppState
 
 def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState] = None) -> FastAPI:
     settings = settings or load_settings()
+    check_production_secrets(settings, "web service")   # outside development: no default secrets
     configure_logging(settings.log_level)
     app_state = state or AppState.create(settings)
 

@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from common.settings import load_settings
 from connectors.crypto import CryptoError, MessageCrypto
 from connectors.logsafe import pseudonym
 from connectors.security import Rejected, check_body_size, verify_msg_signature
@@ -77,9 +77,9 @@ def outbox(conversation_id: str, service: ServiceDep, after: int = Query(0, ge=0
 
 # ---- WeCom agent app callback ---------------------------------------------------------------
 def _agent_crypto() -> Optional[MessageCrypto]:
-    token = os.environ.get("WECOM_AGENT_TOKEN", "")
-    key = os.environ.get("WECOM_AGENT_ENCODING_AES_KEY", "")
-    corp = os.environ.get("WECOM_CORP_ID", "")
+    settings = load_settings()
+    token, key = settings.wecom_agent_token, settings.wecom_agent_encoding_aes_key
+    corp = settings.wecom_corp_id
     if not (token and key and corp):
         return None
     return MessageCrypto(token, key, corp)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Optional
 
 import httpx
 from fastapi import APIRouter
@@ -20,15 +20,24 @@ def livez() -> dict:
     return {"status": "up"}
 
 
-async def _probe_http(url: str) -> dict[str, Any]:
+async def _probe_http(url: str, params: Optional[dict[str, str]] = None) -> dict[str, Any]:
     try:
         async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
-            resp = await client.get(url)
+            resp = await client.get(url, params=params)
+        if resp.status_code in (401, 403):
+            return {"status": "down", "detail": f"HTTP {resp.status_code}: RASA_AUTH_TOKEN rejected"}
         if resp.status_code < 500:
             return {"status": "up"}
         return {"status": "down", "detail": f"HTTP {resp.status_code}"}
     except httpx.HTTPError as exc:
         return {"status": "down", "detail": type(exc).__name__}
+
+
+def _rasa_probe(settings) -> tuple[str, Optional[dict[str, str]]]:
+    """With RASA_AUTH_TOKEN set, probe the authenticated /status so a wrong token shows as down."""
+    if settings.rasa_auth_token:
+        return settings.rasa_url + "/status", {"token": settings.rasa_auth_token}
+    return settings.rasa_url + "/", None
 
 
 def _probe_database(state) -> dict[str, Any]:
@@ -51,7 +60,7 @@ def _probe_knowledge(state) -> dict[str, Any]:
 async def healthz(state: StateDep) -> JSONResponse:
     settings = state.settings
     action_health = settings.action_server_url.rsplit("/", 1)[0] + "/health"
-    rasa, actions = await asyncio.gather(_probe_http(settings.rasa_url + "/"), _probe_http(action_health))
+    rasa, actions = await asyncio.gather(_probe_http(*_rasa_probe(settings)), _probe_http(action_health))
     database = await asyncio.to_thread(_probe_database, state)
     components = {"rasa_core": rasa, "action_server": actions, "knowledge_index": _probe_knowledge(state),
                   "database": database}

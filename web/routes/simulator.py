@@ -11,7 +11,6 @@ arbitrary users.
 """
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -24,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from common.settings import load_settings
 from connectors.config import WeChatConfig
 from connectors.crypto import CryptoError, MessageCrypto
 from connectors.security import Rejected, sha1_signature, signature_matches
@@ -42,7 +42,7 @@ MAX_USERS, MAX_MESSAGES = 500, 200
 
 def simulator_config() -> WeChatConfig:
     """The channel's own settings (same environment variables the Rasa channel reads)."""
-    return WeChatConfig.from_environ(os.environ)
+    return WeChatConfig.from_settings(load_settings())
 
 
 def _disabled_reason(config: WeChatConfig) -> Optional[str]:
