@@ -8,6 +8,7 @@ PY311 ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.11.7/b
 RASA_PY := .venv-rasa/bin/python
 APP_PY := .venv-app/bin/python
 MODEL_DIR := var/models/e5-small
+ONNX_DIR := var/models/e5-small-onnx
 TRAINING_INPUTS := config.yml domain.yml $(wildcard bot/data/*.yml)
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -16,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test chat bench lock clean
+.PHONY: help install run test chat bench audit-verify lock clean
 
 help:
 	@echo "make install  - create both venvs, build the embedding model, train Rasa (idempotent)"
@@ -24,8 +25,9 @@ help:
 	@echo "make test     - install if needed, run pytest, rasa data validate, rasa test"
 	@echo "make chat     - terminal chat with the running assistant"
 	@echo "make bench    - benchmarks -> bench/results/*.json + *.md"
+	@echo "make audit-verify - check the audit log's hash chain (DATABASE_URL or var/app.db)"
 
-install: .venv-rasa/.installed .venv-app/.installed $(MODEL_DIR)/.built models/.trained var/.browser
+install: .venv-rasa/.installed .venv-app/.installed $(MODEL_DIR)/.built $(ONNX_DIR)/.built models/.trained var/.browser
 
 # Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright)
 var/.browser:
@@ -49,8 +51,13 @@ $(MODEL_DIR)/.built: .venv-app/.installed scripts/build_embedding_model.py
 	$(APP_PY) scripts/build_embedding_model.py $(MODEL_DIR)
 	touch $@
 
-# retrain only when the config, domain or training data changed
-models/.trained: .venv-rasa/.installed $(TRAINING_INPUTS)
+# the same model as one int8 ONNX graph (pooling included): fast queries, and the Rasa NLU featurizer
+$(ONNX_DIR)/.built: $(MODEL_DIR)/.built scripts/build_onnx_model.py
+	$(APP_PY) scripts/build_onnx_model.py $(MODEL_DIR) $(ONNX_DIR)
+	touch $@
+
+# retrain only when the config, domain, training data or the NLU featurizer changed
+models/.trained: .venv-rasa/.installed $(ONNX_DIR)/.built bot/e5_featurizer.py $(TRAINING_INPUTS)
 	.venv-rasa/bin/rasa train --config config.yml --domain domain.yml --data bot/data --out models --fixed-model-name insurebot --quiet
 	touch $@
 
@@ -67,6 +74,10 @@ test: install
 
 bench: install
 	$(APP_PY) bench/run_all.py
+
+# recompute the audit log's hash chain; exits 1 naming the first edited or missing record
+audit-verify:
+	$(APP_PY) -m ops.audit verify
 
 # refresh the lock files after editing requirements/*.in
 lock:

@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
 from bench.retrieval_metrics import Prediction, answerable_metrics, calibrate, ranking_metrics  # noqa: E402
 from knowledge.corpus import KnowledgeSnapshot, load_seed  # noqa: E402
-from knowledge.encoder import EmbeddingCache, SentenceTransformerEncoder, encode_cached  # noqa: E402
+from common.settings import load_settings  # noqa: E402
+from knowledge.encoder import EmbeddingCache, encode_cached, load_encoder  # noqa: E402
 from knowledge.search import CALIBRATION_FILE, KnowledgeIndex  # noqa: E402
 from knowledge.vector_index import VectorIndex  # noqa: E402
 from knowledge.vocabulary import load_vocabulary  # noqa: E402
 
 CONTENT = ROOT / "knowledge" / "content"
-MODEL = ROOT / "var" / "models" / "e5-small"
 DEVSET = ROOT / "bench" / "data" / "retrieval_devset.yml"
 
 
@@ -140,9 +140,12 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--skip-rasa", action="store_true")
+    parser.add_argument("--backend", choices=["onnx", "torch"], help="encoder (default: EMBEDDING_BACKEND)")
     args = parser.parse_args()
 
-    encoder = SentenceTransformerEncoder(MODEL)
+    settings = load_settings()
+    encoder = load_encoder(args.backend or settings.embedding_backend, settings.embedding_model_dir,
+                           settings.embedding_onnx_dir)
     vocab = load_vocabulary(CONTENT)
     snapshot = load_seed(CONTENT)
     dev = load_dev()
@@ -187,7 +190,7 @@ def main() -> None:
     errors = [{"q": i["q"], "context_product": i.get("context_product"), "expected": i["expect"],
                "got": p.ids[:3], "score": round(p.score, 3)}
               for i, p in zip(dev, shipped) if i["expect"] is not None and p.ids[:1] != [i["expect"]]]
-    data = {"devset": {"items": len(dev), "unanswerable": sum(1 for i in dev if i["expect"] is None)},
+    data = {"encoder": encoder.name, "devset": {"items": len(dev), "unanswerable": sum(1 for i in dev if i["expect"] is None)},
             "systems": systems, "threshold": index.threshold, "split_half_calibration": honest,
             "latency_ms": lat, "build": {"shipped_entries": index.stats["entries"], "cold_s": round(cold_build, 2),
                                          "one_edit_rebuild_s": round(edit_rebuild, 2),
@@ -195,7 +198,7 @@ def main() -> None:
                                          "one_edit_embedded": rebuilt.stats["embedded"]},
             "scaling": scale, "shipped_errors": errors}
     md = ["# Retrieval benchmark", "",
-          f"Dev set: {len(dev)} messages ({data['devset']['unanswerable']} must be unanswerable). "
+          f"Encoder: {encoder.name}. Dev set: {len(dev)} messages ({data['devset']['unanswerable']} must be unanswerable). "
           "Answerable precision is strict: saying 'answerable' with the wrong top hit counts as an error.", "",
           md_table(["system", "hit@1", "hit@3", "MRR", "answerable precision", "answerable recall", "threshold",
                     "unanswerable refused"],

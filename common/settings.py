@@ -40,6 +40,8 @@ class Settings:
     rasa_port: int = 5005
     action_port: int = 5055
     embedding_model_dir: Path = REPO_ROOT / "var" / "models" / "e5-small"
+    embedding_onnx_dir: Path = REPO_ROOT / "var" / "models" / "e5-small-onnx"
+    embedding_backend: str = "onnx"          # onnx (int8, ~5 ms/query) | torch (sentence-transformers)
     knowledge_dir: Path = REPO_ROOT / "knowledge" / "content"
     embedding_cache: Path = REPO_ROOT / "var" / "cache" / "embeddings.sqlite"
     log_level: str = "INFO"
@@ -70,6 +72,11 @@ class Settings:
     # --- abuse protection (issue 8, docs/security.md): token bucket per WeChat user ---
     rate_limit_per_minute: int = 20          # sustained messages per user and minute; 0 = no limit
     rate_limit_burst: int = 10               # messages a user may send at once
+    # --- privacy (issue 8, docs/privacy.md): encrypted transcripts, retention, legal hold ---
+    transcript_keys: str = ""                # "k2:<32 hex>,k1:<32 hex>" SM4 keys, first active; empty = dev key (dev only)
+    transcript_retention_days: int = 180     # transcripts, hand-offs, misses, tracker events older than this are purged
+    quote_display_retention_days: int = 180  # proof-of-display records (quotes/audit.py); 0 = never purged by age
+    privacy_purge_interval_s: float = 86400.0  # how often the web service runs the purge; 0 = never
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -112,6 +119,9 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         action_port=int(_env(env, "ACTION_PORT", "5055")),
         # built once by `make install` in the checkout, whatever INSUREBOT_VAR_DIR a process uses
         embedding_model_dir=Path(_env(env, "EMBEDDING_MODEL_DIR", str(REPO_ROOT / "var" / "models" / "e5-small"))),
+        embedding_onnx_dir=Path(_env(env, "EMBEDDING_ONNX_DIR",
+                                     str(REPO_ROOT / "var" / "models" / "e5-small-onnx"))),
+        embedding_backend=_env(env, "EMBEDDING_BACKEND", "onnx"),
         knowledge_dir=Path(_env(env, "KNOWLEDGE_DIR", str(REPO_ROOT / "knowledge" / "content"))),
         embedding_cache=Path(_env(env, "EMBEDDING_CACHE", str(var_dir / "cache" / "embeddings.sqlite"))),
         log_level=_env(env, "LOG_LEVEL", "INFO"),
@@ -124,6 +134,11 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         handoff_rating_window_s=float(_env(env, "HANDOFF_RATING_WINDOW_MINUTES", "10")) * 60,
         rate_limit_per_minute=int(_env(env, "RATE_LIMIT_PER_MINUTE", "20")),
         rate_limit_burst=int(_env(env, "RATE_LIMIT_BURST", "10")),
+        transcript_keys=(env.get("TRANSCRIPT_KEYS") or "").strip(),
+        transcript_retention_days=int(_env(env, "TRANSCRIPT_RETENTION_DAYS", "180")),
+        quote_display_retention_days=int(_env(env, "QUOTE_DISPLAY_RETENTION_DAYS",
+                                              _env(env, "TRANSCRIPT_RETENTION_DAYS", "180"))),
+        privacy_purge_interval_s=float(_env(env, "TRANSCRIPT_PURGE_INTERVAL_HOURS", "24")) * 3600,
         **{name.lower(): (env.get(name) or "").strip() for name in CHANNEL_VARIABLES},
     )
 

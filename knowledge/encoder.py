@@ -1,7 +1,7 @@
 """Sentence embeddings, offline, with a content-hash cache.
 
 `SentenceTransformerEncoder` loads multilingual-e5-small from the folder `make install` builds
-(never from a hub). `EmbeddingCache` keys vectors by sha256(model, prompt, text), so rebuilding
+(never from a hub); `load_encoder` picks it or the int8 ONNX export (knowledge/onnx_encoder.py). `EmbeddingCache` keys vectors by sha256(model, prompt, text), so rebuilding
 the index after one edited document only embeds what changed.
 """
 from __future__ import annotations
@@ -57,6 +57,18 @@ class SentenceTransformerEncoder:
             if progress:
                 progress(len(idx))
         return out
+
+
+def load_encoder(backend: str, torch_model_dir: Path, onnx_model_dir: Path, *,
+                 threads: Optional[int] = None) -> Encoder:
+    """The shipped encoder: 'onnx' (int8 graph, ~5 ms/query, no torch) or 'torch' (sentence-transformers)."""
+    if backend == "onnx":
+        from knowledge.onnx_encoder import OnnxEncoder
+
+        return OnnxEncoder(onnx_model_dir, threads=threads)
+    if backend == "torch":
+        return SentenceTransformerEncoder(torch_model_dir, threads=threads)
+    raise ValueError(f"EMBEDDING_BACKEND must be 'onnx' or 'torch', not {backend!r}")
 
 
 class HashingEncoder:

@@ -13,6 +13,7 @@ from common.settings import REPO_ROOT  # noqa: E402
 
 CONTENT_DIR = REPO_ROOT / "knowledge" / "content"
 MODEL_DIR = REPO_ROOT / "var" / "models" / "e5-small"
+ONNX_DIR = REPO_ROOT / "var" / "models" / "e5-small-onnx"
 SHARED_CATALOGUE = REPO_ROOT.parent / "shared" / "catalogue"
 
 
@@ -32,9 +33,11 @@ def snapshot():
 
 @pytest.fixture(scope="session")
 def encoder():
-    from knowledge.encoder import SentenceTransformerEncoder
+    from common.settings import load_settings
+    from knowledge.encoder import load_encoder
 
-    return SentenceTransformerEncoder(MODEL_DIR)
+    settings = load_settings()  # the shipped backend (EMBEDDING_BACKEND, onnx by default)
+    return load_encoder(settings.embedding_backend, settings.embedding_model_dir, settings.embedding_onnx_dir)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from common.settings import Settings
 from knowledge.corpus import KnowledgeSnapshot, load_seed
-from knowledge.encoder import SentenceTransformerEncoder
+from knowledge.encoder import load_encoder
 from knowledge.service import KnowledgeService
 from knowledge.vocabulary import load_vocabulary
 from storage.db import create_all, get_engine
@@ -36,7 +36,8 @@ class AppState:
     @classmethod
     def create(cls, settings: Settings) -> "AppState":
         knowledge = KnowledgeService(
-            encoder_factory=lambda: SentenceTransformerEncoder(settings.embedding_model_dir),
+            encoder_factory=lambda: load_encoder(settings.embedding_backend, settings.embedding_model_dir,
+                                                 settings.embedding_onnx_dir),
             vocab_loader=lambda: load_vocabulary(settings.knowledge_dir),
             cache_path=settings.embedding_cache,
         )

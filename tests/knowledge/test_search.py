@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from common.settings import REPO_ROOT
-from tests.conftest import MODEL_DIR
+from tests.conftest import MODEL_DIR, ONNX_DIR
 
 
 def test_every_faq_is_the_top_hit_for_its_standard_question(knowledge_index, snapshot):
@@ -72,15 +72,17 @@ def test_dense_scores_match_bruteforce(knowledge_index):
     assert np.isclose(best[top_item], sims.max(), atol=1e-5)
 
 
-def test_model_loads_with_networking_disabled():
-    """HF_HUB_OFFLINE=1 and every socket connect refused: the model must still load and encode."""
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_model_loads_with_networking_disabled(backend):
+    """HF_HUB_OFFLINE=1 and every socket connect refused: either backend must still load and encode."""
     code = (
         "import socket\n"
         "def refuse(*a, **k): raise OSError('network disabled in test')\n"
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
-        "from knowledge.encoder import SentenceTransformerEncoder\n"
-        f"enc = SentenceTransformerEncoder(__import__('pathlib').Path({str(MODEL_DIR)!r}))\n"
+        "from pathlib import Path\n"
+        "from knowledge.encoder import load_encoder\n"
+        f"enc = load_encoder({backend!r}, Path({str(MODEL_DIR)!r}), Path({str(ONNX_DIR)!r}))\n"
         "v = enc.encode(['犹豫期多久'], 'query')\n"
         "assert v.shape == (1, 384) and abs(float((v**2).sum()) - 1) < 1e-3\n"
         "print('ok')\n"
