@@ -96,6 +96,8 @@ class HandoffService:
     config: HandoffConfig = field(default_factory=HandoffConfig)
     clock: Callable[[], float] = time.time
     background_workers: int = 4
+    # encrypted transcripts (transcripts/, docs/privacy.md): (conversation_id, role, text, channel, key) -> None
+    turn_sink: Optional[Callable[..., Any]] = None
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(self.background_workers, thread_name_prefix="handoff")
@@ -139,8 +141,20 @@ class HandoffService:
     def _tell_user(self, row: Row, text: str, *, author: str = "系统") -> str:
         """Send a system message to the user by their channel and keep it in the hand-off's messages."""
         status = self.delivery.send(row.channel, row.conversation_id, text, row.open_kfid)
-        self.store.add_message(row.id, "system", text, author=author, delivery=status)
+        message_id = self.store.add_message(row.id, "system", text, author=author, delivery=status)
+        self._record_turn(row, "system", text, message_id)
         return status
+
+    def _record_turn(self, row: Row, role: str, text: str, message_id: Optional[int]) -> None:
+        """Messages that reach the user without passing through Rasa go to the transcript here (the
+        Rasa event broker records user and bot turns). Never lets a transcript problem break the chat."""
+        if self.turn_sink is None:
+            return
+        try:
+            self.turn_sink(row.conversation_id, role, text, row.channel,
+                           f"handoff:{row.id}:{message_id}" if message_id is not None else None)
+        except Exception:
+            log.warning("turn not recorded", extra={"event": "handoff.transcript_failed", "handoff": row.id})
 
     # ---- escalation --------------------------------------------------------------------------
     def escalate(self, *, conversation_id: str, channel: str, reason: str, card: dict[str, Any],
@@ -292,6 +306,7 @@ class HandoffService:
             raise HandoffError(409, texts.KF_REPLY_NATIVE)
         message_id = self.store.add_message(handoff_id, "agent", text, author=self.agent_name(agent_id),
                                             delivery="sending")
+        self._record_turn(row, "agent", text, message_id)
         status = self.delivery.send(row.channel, row.conversation_id, text, row.open_kfid)
         self.store.set_delivery(message_id, status)
         self.store.touch(handoff_id)

@@ -20,6 +20,7 @@ from handoff.service import AgentInfo, HandoffConfig, HandoffService
 from handoff.store import HandoffStore
 from handoff.worker import HandoffWorker
 from storage.db import create_all
+from web import privacy_runtime
 from web.auth import users
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def build_service(app_state) -> HandoffService:
         config=HandoffConfig(idle_s=settings.handoff_idle_s, message_window_s=settings.handoff_message_window_s,
                              rating_window_s=settings.handoff_rating_window_s,
                              public_url=settings.public_web_url or settings.web_url),
+        turn_sink=privacy_runtime.turn_sink(app_state),   # agent replies into the encrypted transcripts
     )
 
 

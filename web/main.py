@@ -14,8 +14,9 @@ from web.routes import health, knowledge
 from web.routes import simulator
 from web.routes import quotes
 from web.routes import console, kb_admin, ops_api
-from web import handoff_runtime
+from web import handoff_runtime, privacy_runtime
 from web.routes import agent_console, handoff
+from web.routes import privacy
 from web.state import AppState
 
 
@@ -27,10 +28,12 @@ def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        privacy_runtime.start(app)   # transcript keys check, agent-turn recorder, retention purge (issue 8)
         app_state.start()
         handoff_runtime.start(app)   # hand-off relay + sweep (issue 6)
         yield
         handoff_runtime.stop(app)
+        privacy_runtime.stop(app)
         app_state.stop()
 
     app = FastAPI(title="保险小助手 web service", version="0.1.0", lifespan=lifespan)
@@ -44,5 +47,6 @@ def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState]
     app.include_router(ops_api.router)
     app.include_router(handoff.router)
     app.include_router(agent_console.router)
+    app.include_router(privacy.router)
     logging.getLogger(__name__).info("web app created", extra={"event": "web.created"})
     return app
