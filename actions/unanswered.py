@@ -1,7 +1,8 @@
 """Report a question the bot could not answer to the ops console (`POST /api/unanswered`), fire-and-forget.
 
-The question is masked here (phone/ID/card numbers, e-mail) before it leaves the action server and
-again by the web service before it is stored. Failures are logged and never delay or break the reply.
+The question is redacted here (common.masking: ID/phone/card numbers, e-mail, address, names and
+reference numbers become labels) before it leaves the action server, and again by the web service
+before it is stored. Failures are logged and never delay or break the reply.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Optional
 
 import httpx
 
-from ops.masking import mask_text
+from common.masking import redact_text
 
 log = logging.getLogger(__name__)
 REPORT_TIMEOUT_S = 2.0
@@ -35,7 +36,7 @@ async def _post(payload: dict[str, Any]) -> None:
 def report_miss(question: str, *, sender_id: str = "", channel: str = "", reason: str = "",
                 top_id: Optional[str] = None, confidence: Optional[float] = None) -> None:
     """Schedule the report on the running loop and return at once."""
-    payload = {"question": mask_text(question)[:2000], "sender_id": sender_id[:200], "channel": (channel or "")[:32],
+    payload = {"question": redact_text(question, reference_numbers=True)[:2000], "sender_id": sender_id[:200], "channel": (channel or "")[:32],
                "reason": (reason or "")[:32], "top_id": top_id, "confidence": confidence}
     try:
         task = asyncio.get_running_loop().create_task(_post(payload))

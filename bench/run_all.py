@@ -16,6 +16,7 @@ BENCHES = [
     ["retrieval.py", "--sizes", os.environ.get("BENCH_SIZES", "10000,100000")],
     ["nlu_cv.py"],
     ["memory.py"],
+    ["masking_eval.py"],
 ]
 OPTIONAL = ["wechat_webhook.py", "handoff.py", "hot_reload.py", "webhook_load.py"]
 

@@ -17,11 +17,11 @@ import numpy as np
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
+from common.masking import redact_text
 from knowledge.encoder import EmbeddingCache, Encoder, encode_cached
 from ops import audit
 from ops.audit import Actor
 from ops.documents import DocumentError, faq_body, faq_key
-from ops.masking import mask_text
 from ops.store import KbStore, NotFound, VersionInfo
 from ops.tables import kb_unanswered
 
@@ -51,10 +51,17 @@ def sender_hash(sender_id: str) -> str:
     return hashlib.sha256(("unanswered:" + sender_id).encode("utf-8")).hexdigest()[:16] if sender_id else ""
 
 
+def redact_question(question: str) -> str:
+    """A question as it may be stored and mined: personal data and reference numbers as labels
+    ([手机号], [编号]), whitespace collapsed, clipped. Labels, not partial masks: these questions become
+    FAQ wording, and a half-visible number helps no one there."""
+    return redact_text(" ".join(question.split()), reference_numbers=True)[:MAX_QUESTION_CHARS]
+
+
 def record(engine: Engine, question: str, *, sender_id: str = "", channel: str = "", reason: str = "",
            top_id: Optional[str] = None, confidence: Optional[float] = None, at: Optional[float] = None) -> int:
-    """Store one miss, masked (again: callers mask too, the store never trusts them)."""
-    text = mask_text(" ".join(question.split()))[:MAX_QUESTION_CHARS]
+    """Store one miss, redacted (again: callers redact too, the store never trusts them)."""
+    text = redact_question(question)
     with engine.begin() as conn:
         result = conn.execute(insert(kb_unanswered).values(
             created_at=at or time.time(), question=text, sender_hash=sender_hash(sender_id), channel=channel[:32],
@@ -124,7 +131,7 @@ def _questions(engine: Engine, ids: Sequence[int]) -> list[str]:
 def attach_to_faq(store: KbStore, ids: Sequence[int], faq_id: str, actor: Actor,
                   questions: Optional[Sequence[str]] = None) -> VersionInfo:
     """Add the questions (masked) as similar questions of `faq_id` in the draft; mark them resolved."""
-    texts = [mask_text(q) for q in (questions or _questions(store.engine, ids))]
+    texts = [redact_text(q, reference_numbers=True) for q in (questions or _questions(store.engine, ids))]
     head = store.draft_version_id()
     body = store.document(head, faq_key(faq_id))
     if body is None:

@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 from ops import unanswered
 from ops.audit import SystemActor
 from ops.documents import faq_key
-from ops.masking import mask_text
 from web.auth import SESSION_COOKIE
 from web.main import create_app
 
@@ -23,6 +22,8 @@ OTHER = ["惠民保能买吗", "社保断缴了怎么办"]
 
 @pytest.mark.parametrize("raw, masked", [
     ("我手机13812345678能买吗", "我手机[手机号]能买吗"),
+    ("保单号P2026012345678 什么时候生效呀", "保单号[编号] 什么时候生效呀"),
+    ("我叫张建国，住北京市朝阳区建国路88号院3号楼", "我叫[姓名]，住北京市朝阳区[地址]"),
     ("+86 138 1234 5678 回电", "[手机号] 回电"),
     ("身份证110101199003074514怎么填", "身份证[身份证号]怎么填"),
     ("身份证号11010119900307451x", "身份证号[身份证号]"),
@@ -32,7 +33,7 @@ OTHER = ["惠民保能买吗", "社保断缴了怎么办"]
     ("百万医疗险等待期30天保额300万", "百万医疗险等待期30天保额300万"),
 ])
 def test_masking(raw, masked):
-    assert mask_text(raw) == masked
+    assert unanswered.redact_question(raw) == masked
 
 
 def test_record_masks_and_groups_by_meaning(state, encoder):
@@ -64,7 +65,7 @@ def test_attach_and_new_faq_in_one_action(settings, encoder, knowledge_index):
     groups = client.get("/api/unanswered/groups").json()["groups"]
     car = next(g for g in groups if CAR[0] in g["questions"])
     assert car["count"] == len(CAR)
-    effective = next(g for g in groups if "[证件号]" in g["representative"])
+    effective = next(g for g in groups if "[编号]" in g["representative"])
     assert effective["suggestion"]["faq_id"] == "faq.purchase.effective_date"
 
     # one click: attach the group to the suggested FAQ as similar questions (draft)
@@ -72,7 +73,7 @@ def test_attach_and_new_faq_in_one_action(settings, encoder, knowledge_index):
     assert resp.status_code == 200
     draft = state.kb.draft_version_id()
     similar = json.loads(state.kb.document(draft, faq_key("faq.purchase.effective_date")))["similar"]
-    assert "保单号[证件号] 什么时候生效呀" in similar
+    assert "保单号[编号] 什么时候生效呀" in similar
 
     # one action: a new FAQ from the car-insurance group, its questions as similar questions
     resp = client.post("/api/unanswered/new-faq", json={
