@@ -86,19 +86,88 @@ def entries(engine: Engine, limit: int = 200, offset: int = 0) -> list[dict[str,
              "detail": json.loads(r.detail or "{}"), "hash": r.hash} for r in rows]
 
 
-def verify(engine: Engine) -> tuple[bool, int, Optional[str]]:
-    """Walk the chain: (intact, records checked, first problem)."""
+@dataclass(frozen=True)
+class Verification:
+    """Result of walking the chain: ``broken_seq`` is the first record that fails, with the reason."""
+
+    ok: bool
+    checked: int
+    broken_seq: Optional[int] = None
+    reason: Optional[str] = None
+    head_seq: int = 0
+    head_hash: str = GENESIS
+
+    @property
+    def problem(self) -> Optional[str]:
+        return None if self.ok else f"record {self.broken_seq}: {self.reason}"
+
+
+def verify_chain(engine: Engine) -> Verification:
+    """Recompute every record's hash in order; stop at the first record that is missing or altered.
+
+    Catches edits and deletions made past the triggers (a superuser, a copied database file). Someone
+    who rewrites a record *and* every later hash and the head is caught only against a head hash
+    kept elsewhere: `python -m ops.audit verify` prints it for that.
+    """
     prev, count, expected_seq = GENESIS, 0, 1
     with engine.connect() as conn:
         for r in conn.execute(select(kb_audit).order_by(kb_audit.c.seq)):
             if r.seq != expected_seq:
-                return False, count, f"record {expected_seq} is missing (next is {r.seq})"
+                return Verification(False, count, expected_seq, f"missing (the next record is {r.seq})")
             if r.prev_hash != prev:
-                return False, count, f"record {r.seq}: previous hash does not match"
+                return Verification(False, count, r.seq, "its previous-hash does not match the record before it")
             if _record_hash(prev, r.seq, r.at, r.actor, r.role, r.action, r.target, r.detail) != r.hash:
-                return False, count, f"record {r.seq}: content does not match its hash"
+                return Verification(False, count, r.seq, "its content does not match its hash")
             prev, count, expected_seq = r.hash, count + 1, expected_seq + 1
-        head = conn.execute(select(kb_audit_head.c.last_hash)).first()
-    if head is not None and head.last_hash != prev:
-        return False, count, "the newest records are missing"
-    return True, count, None
+        head = conn.execute(select(kb_audit_head.c.seq, kb_audit_head.c.last_hash)).first()
+    if head is not None and (head.last_hash != prev or head.seq != count):
+        return Verification(False, count, count + 1,
+                            f"missing: the head says {head.seq} records ending in {head.last_hash[:12]}…",
+                            head.seq, head.last_hash)
+    return Verification(True, count, head_seq=count, head_hash=prev)
+
+
+def verify(engine: Engine) -> tuple[bool, int, Optional[str]]:
+    """Walk the chain: (intact, records checked, first problem)."""
+    result = verify_chain(engine)
+    return result.ok, result.checked, result.problem
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """`python -m ops.audit verify [--database-url URL]`: 0 if the chain is intact, 1 otherwise."""
+    import argparse
+    from pathlib import Path
+
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from common.settings import load_settings
+    from storage.db import get_engine
+
+    parser = argparse.ArgumentParser(prog="python -m ops.audit", description="Audit log tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("verify", help="recompute the hash chain; exit 1 at the first broken record")
+    check.add_argument("--database-url", help="default: DATABASE_URL, else var/app.db")
+    args = parser.parse_args(argv)
+
+    url = args.database_url or load_settings().app_database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        print(f"audit log: no database at {shown}")
+        return 1
+    engine = get_engine(url)
+    if not inspect(engine).has_table(kb_audit.name):
+        print(f"audit log: no {kb_audit.name} table in {shown}")
+        return 1
+    result = verify_chain(engine)
+    if result.ok:
+        print(f"audit log OK: {result.checked} records checked in {shown}")
+        print(f"head: seq {result.head_seq} hash {result.head_hash} (keep it elsewhere to detect a rewritten chain)")
+        return 0
+    print(f"audit log BROKEN at seq {result.broken_seq}: {result.reason}")
+    print(f"{result.checked} records before it are intact ({shown})")
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
