@@ -16,6 +16,7 @@ BENCHES = [
     ["retrieval.py", "--sizes", os.environ.get("BENCH_SIZES", "10000,100000")],
     ["nlu_cv.py"],
     ["memory.py"],
+    ["fuzz_webhooks.py"],     # 120k inputs to the webhook parsers (~10-30 min on 2 cores)
     ["masking_eval.py"],
 ]
 OPTIONAL = ["wechat_webhook.py", "handoff.py", "hot_reload.py", "webhook_load.py"]

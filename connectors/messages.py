@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from connectors.geo import locate_province
+from connectors.security import ascii_int
 
 MAX_TEXT_CHARS = 2000
 
@@ -88,14 +89,14 @@ def parse_inbound(fields: Dict[str, str]) -> Inbound:
     """Typed view of the flat XML fields; raises :class:`InvalidMessage` if mandatory ones are missing."""
     openid = fields.get("FromUserName", "")
     account = fields.get("ToUserName", "")
-    created = fields.get("CreateTime", "")
-    if not openid or not account or not created.isdigit() or len(openid) > 128 or len(account) > 128:
+    created = ascii_int(fields.get("CreateTime", ""), 12)
+    if not openid or not account or created is None or len(openid) > 128 or len(account) > 128:
         raise InvalidMessage("missing FromUserName/ToUserName/CreateTime")
     msg_id = fields.get("MsgId", "") or fields.get("MsgID", "")
     return Inbound(
-        account=account, openid=openid, create_time=int(created),
+        account=account, openid=openid, create_time=created,
         msg_type=fields.get("MsgType", "").strip().lower(),
-        msg_id=msg_id if msg_id.isdigit() and len(msg_id) <= 32 else "",
+        msg_id=msg_id if ascii_int(msg_id, 32) is not None else "",
         event=fields.get("Event", "").strip().lower(),
         event_key=fields.get("EventKey", ""),
         content=fields.get("Content", ""),

@@ -8,7 +8,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic.request import Request
 
 from common.logging_setup import KeyValueFormatter
-from connectors.security import MAX_BODY_BYTES
+from connectors.security import MAX_BODY_BYTES, ascii_int
 
 
 def query_of(request: Request) -> Dict[str, str]:
@@ -18,8 +18,8 @@ def query_of(request: Request) -> Dict[str, str]:
 
 async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> Optional[bytes]:
     """Read a streamed body; None as soon as it exceeds ``limit`` (nothing larger is buffered)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    length = ascii_int(request.headers.get("content-length", ""), 20)
+    if length is not None and length > limit:
         return None
     body = bytearray()
     while True:

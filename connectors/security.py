@@ -14,6 +14,16 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_TIMESTAMP_SKEW_S = 300
 
 
+def ascii_int(text: Optional[str], max_digits: int) -> Optional[int]:
+    """``text`` as an int when it is 1..max_digits ASCII digits, else None.
+
+    ``str.isdigit()`` accepts '²' or '١' and ``int()`` refuses long strings: neither may reach ``int()``.
+    """
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 class Rejected(Exception):
     """The request must be refused with ``status``; ``reason`` is logged, never sent to the caller."""
 
@@ -38,9 +48,9 @@ def signature_matches(expected: str, given: Optional[str]) -> bool:
 def check_timestamp(timestamp: Optional[str], *, now: Optional[float] = None,
                     max_skew_s: int = MAX_TIMESTAMP_SKEW_S) -> int:
     """Return the timestamp as int, or raise :class:`Rejected` (403) when missing or outside the window."""
-    if not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
+    value = ascii_int(timestamp, 12)
+    if value is None:
         raise Rejected(403, "missing or malformed timestamp")
-    value = int(timestamp)
     current = time.time() if now is None else now
     if abs(current - value) > max_skew_s:
         raise Rejected(403, "stale or future timestamp")
@@ -71,7 +81,8 @@ def verify_msg_signature(token: str, msg_signature: Optional[str], timestamp: Op
 
 def check_body_size(body: bytes, content_length: Optional[str] = None) -> None:
     """Refuse bodies over :data:`MAX_BODY_BYTES` (413) before any parsing."""
-    if content_length and content_length.isdigit() and int(content_length) > MAX_BODY_BYTES:
+    declared = ascii_int(content_length, 20)
+    if declared is not None and declared > MAX_BODY_BYTES:
         raise Rejected(413, "body too large (content-length)")
     if len(body) > MAX_BODY_BYTES:
         raise Rejected(413, "body too large")

@@ -21,6 +21,7 @@ from connectors.config import WECOM_API_BASE_URL, _base_url
 from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore
 from connectors.replies import split_utf8
+from connectors.security import ascii_int
 from connectors.wecom_api import WeComApi
 
 TEXT_LIMIT_BYTES = 2048
@@ -39,7 +40,7 @@ class AgentConfig:
     def from_settings(cls, settings: Settings) -> "AgentConfig":
         agent_id = settings.wecom_agent_id or "0"
         return cls(corp_id=settings.wecom_corp_id, agent_secret=settings.wecom_agent_secret,
-                   agent_id=int(agent_id) if agent_id.isdigit() else 0,
+                   agent_id=ascii_int(agent_id, 12) or 0,
                    api_base_url=_base_url(settings.wecom_api_base_url, WECOM_API_BASE_URL))
 
     @classmethod

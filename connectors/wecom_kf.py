@@ -27,7 +27,7 @@ from connectors.messages import (REPLY_EMPTY_TEXT, REPLY_ERROR, REPLY_IMAGE, REP
                                  user_text)
 from connectors.ratelimit import RateLimiter
 from connectors.replies import split_utf8, texts_from_bot
-from connectors.security import Rejected, check_body_size, verify_msg_signature
+from connectors.security import Rejected, ascii_int, check_body_size, verify_msg_signature
 from connectors.wechat_webhook import SUCCESS, HttpReply, RunTurn
 from connectors.wecom_api import (BOT_MAY_SPEAK, SEND_LIMIT, STATE_BOT, STATE_NOT_ALLOWED,
                                   STATE_UNTREATED, KfApi, message_list)
@@ -215,7 +215,8 @@ class WeComKfWebhook:
         return 1
 
     async def _handle(self, msg: Dict[str, Any]) -> None:
-        origin = int(msg.get("origin") or 0)
+        origin = msg.get("origin")
+        origin = origin if isinstance(origin, int) else ascii_int(str(origin or ""), 3) or 0
         if origin == ORIGIN_CUSTOMER:
             await self._customer_message(msg)
         elif origin == ORIGIN_EVENT:

@@ -30,7 +30,7 @@ def parse_xml(body: bytes) -> Dict[str, str]:
         raise Rejected(400, f"forbidden XML construct: {type(exc).__name__}") from None
     except SafeET.ParseError:
         raise Rejected(400, "malformed XML") from None
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, LookupError):    # LookupError: unknown encoding="..." declared
         raise Rejected(400, "undecodable XML") from None
     if root.tag != "xml":
         raise Rejected(400, "unexpected XML root")

@@ -22,6 +22,7 @@ from knowledge.service import IndexNotReady
 from web.auth import SESSION_COOKIE, SESSION_TTL_S, AdminUser, AgentUser, AuthError, User, current_user, login, logout
 from web.deps import StateDep
 from web.handoff_runtime import get_service
+from web.params import MAX_ID, PathId
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agent console"])
@@ -167,21 +168,21 @@ def queue(user: AgentUser, service: ServiceDep) -> dict[str, Any]:
 
 
 @router.get("/api/handoffs/{handoff_id}")
-def handoff_detail(handoff_id: int, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
+def handoff_detail(handoff_id: PathId, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
     row = _visible(service.store.get(handoff_id), user)
     return {"handoff": summarize(row, service), "card": card_of(row),
             "messages": [_message(m) for m in service.store.messages(handoff_id)]}
 
 
 @router.get("/api/handoffs/{handoff_id}/messages")
-def handoff_messages(handoff_id: int, user: AgentUser, service: ServiceDep,
-                     after: int = Query(0, ge=0)) -> dict[str, Any]:
+def handoff_messages(handoff_id: PathId, user: AgentUser, service: ServiceDep,
+                     after: int = Query(0, ge=0, le=MAX_ID)) -> dict[str, Any]:
     row = _visible(service.store.get(handoff_id), user)
     return {"status": row.status, "messages": [_message(m) for m in service.store.messages(handoff_id, after)]}
 
 
 @router.post("/api/handoffs/{handoff_id}/claim")
-def claim(handoff_id: int, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
+def claim(handoff_id: PathId, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
     try:
         row = service.claim(handoff_id, user.id)
     except HandoffError as exc:
@@ -194,7 +195,7 @@ class ReplyIn(BaseModel):
 
 
 @router.post("/api/handoffs/{handoff_id}/messages")
-def reply(handoff_id: int, body: ReplyIn, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
+def reply(handoff_id: PathId, body: ReplyIn, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
     try:
         message_id, delivery = service.agent_reply(handoff_id, user.id, body.text)
     except HandoffError as exc:
@@ -203,7 +204,7 @@ def reply(handoff_id: int, body: ReplyIn, user: AgentUser, service: ServiceDep) 
 
 
 @router.post("/api/handoffs/{handoff_id}/end")
-def end(handoff_id: int, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
+def end(handoff_id: PathId, user: AgentUser, service: ServiceDep) -> dict[str, Any]:
     row = _visible(service.store.get(handoff_id), user)
     if row.status == ACTIVE and row.agent_id != user.id and not user.has("admin"):
         raise HTTPException(status_code=403, detail="这是其他客服接待的会话")
@@ -240,7 +241,7 @@ class AgentIn(BaseModel):
 
 
 @router.put("/api/agents/{user_id}")
-def set_agent(user_id: int, body: AgentIn, admin: AdminUser, service: ServiceDep) -> dict[str, Any]:
+def set_agent(user_id: PathId, body: AgentIn, admin: AdminUser, service: ServiceDep) -> dict[str, Any]:
     if service.directory.by_id(user_id) is None:
         raise HTTPException(status_code=404, detail="用户不存在")
     try:

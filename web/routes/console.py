@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from ops import audit
 from web.auth import ROLES, SESSION_COOKIE, SESSION_TTL_S, AuthError, User, current_user, login, logout
 from web.deps import get_state
+from web.params import MAX_ID
 
 router = APIRouter(tags=["ops console"])
 WEB_DIR = Path(__file__).resolve().parent.parent
@@ -154,7 +155,7 @@ router.add_api_route("/console/audit", _page("audit", "console/audit.html", "adm
 
 
 @router.get("/console/versions/diff", response_class=HTMLResponse)
-def version_diff(request: Request, a: int = Query(..., ge=1), b: int = Query(..., ge=1)) -> Response:
+def version_diff(request: Request, a: int = Query(..., ge=1, le=MAX_ID), b: int = Query(..., ge=1, le=MAX_ID)) -> Response:
     user, denied = _guard(request, "editor")
     if denied is not None:
         return denied

@@ -26,6 +26,7 @@ from handoff.card import REASONS
 from handoff.commands import execute
 from handoff.service import HandoffService
 from web.handoff_runtime import get_service
+from web.params import MAX_ID
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["handoff"])
@@ -69,7 +70,7 @@ def conversation_status(conversation_id: str, service: ServiceDep) -> dict[str, 
 
 
 @router.get("/api/handoff/conversations/{conversation_id}/outbox")
-def outbox(conversation_id: str, service: ServiceDep, after: int = Query(0, ge=0)) -> dict[str, Any]:
+def outbox(conversation_id: str, service: ServiceDep, after: int = Query(0, ge=0, le=MAX_ID)) -> dict[str, Any]:
     rows = service.store.outbox(conversation_id, after)
     return {"messages": [{"id": r.id, "role": r.role, "text": r.text, "author": r.author,
                           "handoff_id": r.handoff_id, "at": r.created_at} for r in rows]}

@@ -20,6 +20,7 @@ from ops.store import ConflictError, NotFound
 from web.auth import EditorUser
 from web.deps import StateDep
 from web.ops_deps import draft_index, notify_published, reload_status
+from web.params import MAX_ID
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/kb", tags=["ops: knowledge base"])
@@ -53,13 +54,13 @@ def status(state: StateDep, user: EditorUser) -> dict[str, Any]:
 
 @router.get("/versions")
 def versions(state: StateDep, user: EditorUser, limit: int = Query(100, ge=1, le=500),
-             offset: int = Query(0, ge=0)) -> dict[str, Any]:
+             offset: int = Query(0, ge=0, le=MAX_ID)) -> dict[str, Any]:
     state.kb.ensure_seeded()
     return {"versions": [v.to_dict() for v in state.kb.versions(limit, offset)]}
 
 
 @router.get("/diff")
-def diff(state: StateDep, user: EditorUser, a: int = Query(...), b: int = Query(...)) -> dict[str, Any]:
+def diff(state: StateDep, user: EditorUser, a: int = Query(..., ge=1, le=MAX_ID), b: int = Query(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     return {"a": a, "b": b, "documents": [d.to_dict() for d in _run(state.kb.diff, a, b)]}
 
 
@@ -76,7 +77,7 @@ def publish(body: PublishIn, state: StateDep, user: EditorUser) -> dict[str, Any
 
 
 class RollbackIn(BaseModel):
-    version_id: int = Field(..., ge=1)
+    version_id: int = Field(..., ge=1, le=MAX_ID)
 
 
 @router.post("/rollback")

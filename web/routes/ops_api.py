@@ -21,6 +21,7 @@ from web.auth import (ROLES, AdminUser, AuthError, EditorUser, ViewerUser, creat
                       users)
 from web.deps import StateDep
 from web.ops_deps import tracker_engine
+from web.params import MAX_ID, IdItem
 
 router = APIRouter(tags=["ops"])
 _recent: dict[str, float] = {}
@@ -75,13 +76,13 @@ async def unanswered_groups(state: StateDep, user: EditorUser, days: int = Query
 
 
 class AttachIn(BaseModel):
-    ids: list[int] = Field(..., min_length=1, max_length=500)
+    ids: list[IdItem] = Field(..., min_length=1, max_length=500)
     faq_id: str = Field(..., min_length=1, max_length=120)
     questions: Optional[list[str]] = Field(None, max_length=500)
 
 
 class NewFaqIn(BaseModel):
-    ids: list[int] = Field(..., min_length=1, max_length=500)
+    ids: list[IdItem] = Field(..., min_length=1, max_length=500)
     faq_id: str = Field(..., min_length=1, max_length=120)
     question: str = Field(..., min_length=1, max_length=200)
     answer: str = Field(..., min_length=1, max_length=2000)
@@ -90,7 +91,7 @@ class NewFaqIn(BaseModel):
 
 
 class IdsIn(BaseModel):
-    ids: list[int] = Field(..., min_length=1, max_length=500)
+    ids: list[IdItem] = Field(..., min_length=1, max_length=500)
 
 
 def _call(fn, *args):
@@ -206,7 +207,7 @@ def change_user(username: str, body: UserChangeIn, state: StateDep, user: AdminU
 
 @router.get("/api/audit")
 def get_audit(state: StateDep, user: AdminUser, limit: int = Query(200, ge=1, le=1000),
-              offset: int = Query(0, ge=0)) -> dict[str, Any]:
+              offset: int = Query(0, ge=0, le=MAX_ID)) -> dict[str, Any]:
     intact, checked, problem = audit.verify(state.engine)
     return {"chain": {"intact": intact, "records": checked, "problem": problem},
             "entries": audit.entries(state.engine, limit, offset)}
