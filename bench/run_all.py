@@ -14,6 +14,7 @@ PY = sys.executable
 
 BENCHES = [
     ["retrieval.py", "--sizes", os.environ.get("BENCH_SIZES", "10000,100000")],
+    ["search_latency.py"],    # warm single-query latency, both encoder backends
     ["nlu_cv.py"],
     ["memory.py"],
     ["fuzz_webhooks.py"],     # 120k inputs to the webhook parsers (~10-30 min on 2 cores)
