@@ -1,7 +1,8 @@
 """Start and stop the three services (Rasa core, action server, web service) as child processes.
 
-Used by `make run` (scripts/stack.py) and by end-to-end tests, so both run exactly the same
-commands. Standard library only.
+Used by `make run` (scripts/stack.py), by end-to-end tests and by the systemd units in
+deploy/systemd (``python -m common.stack exec rasa|actions|web`` replaces itself with one service),
+so all of them run exactly the same commands with the same derived environment. Standard library only.
 """
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ from common.settings import REPO_ROOT, Settings, rasa_environment
 RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
 APP_PYTHON = REPO_ROOT / ".venv-app" / "bin" / "python"
 MODEL_PATH = REPO_ROOT / "models" / "insurebot.tar.gz"
+
+# Rasa's own "redis" lock store stops every conversation while Redis is down; this one falls back
+# to in-process locks and returns to Redis when it is back (connectors/rasa_stores.py).
+FAILOVER_LOCK_STORE = "connectors.rasa_stores.FailoverLockStore"
+SERVICE_NAMES = ("actions", "web", "rasa")
 
 CHANNEL_ENV_DEFAULTS = {
     # empty values keep the WeChat channels loadable (they answer 503 until configured)
@@ -68,24 +74,53 @@ class Stack:
             try:
                 svc.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                svc.process.kill()
-                svc.process.wait()
+                pass
+            _kill_group(svc)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal a service's whole process group: the action server's Sanic runs worker processes that
+        outlive a signal to the main process alone (and keep the port)."""
+        svc = self.service(name)
+        if svc.process is not None:
+            try:
+                os.killpg(svc.process.pid, sig)
+            except ProcessLookupError:
+                pass
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                svc.process.wait(20)
 
     def restart(self, name: str, ready_timeout: float = 180.0) -> None:
         """Stop one service and start it again with the same command (state must survive this)."""
-        svc = next(s for s in self.services if s.name == name)
+        svc = self.service(name)
         if svc.process and svc.process.poll() is None:
             svc.process.send_signal(signal.SIGTERM)
             try:
                 svc.process.wait(20)
             except subprocess.TimeoutExpired:
-                svc.process.kill()
-                svc.process.wait()
+                pass
+        _kill_group(svc)
         _launch(svc, self.env, self.log_sink)
         _wait_ready(self, [svc], ready_timeout)
 
     def dead(self) -> list[str]:
         return [s.name for s in self.services if s.process and s.process.poll() is not None]
+
+
+def _kill_group(svc: Service) -> None:
+    """SIGKILL whatever is left of a service (its main process and any worker it forked)."""
+    if svc.process is None:
+        return
+    try:
+        os.killpg(svc.process.pid, signal.SIGKILL)   # each service runs in its own session/group
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        svc.process.wait(10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
+        pass
 
 
 def service_environment(settings: Settings, base: Optional[dict] = None) -> dict[str, str]:
@@ -94,6 +129,8 @@ def service_environment(settings: Settings, base: Optional[dict] = None) -> dict
     for key, value in CHANNEL_ENV_DEFAULTS.items():
         env.setdefault(key, value)
     env.update(rasa_environment(settings))
+    if env.get("RASA_LOCK_STORE_TYPE") == "redis":
+        env["RASA_LOCK_STORE_TYPE"] = FAILOVER_LOCK_STORE
     env.update({
         "PYTHONPATH": str(REPO_ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
@@ -200,3 +237,47 @@ def _wait_ready(stack: Stack, pending: list[Service], ready_timeout: float) -> N
             raise TimeoutError(f"not ready after {ready_timeout:.0f}s: {[s.name for s in pending]}")
         pending = [s for s in pending if not _is_up(s.health_url)]
         time.sleep(0.5)
+
+
+def exec_service(name: str, *, dry_run: bool = False) -> list[str]:
+    """Replace this process with one service, configured from the environment (systemd units).
+
+    The same command and derived environment as :func:`start_stack`, so a unit cannot drift from
+    `make run`; systemd then supervises the service itself (restarts, logs, signals). Refuses to
+    start with unsafe secrets outside development before anything is exec'd. ``dry_run`` returns the
+    command instead (tests, ``--dry-run``).
+    """
+    from common.secret_check import check_production_secrets
+    from common.settings import load_settings
+
+    if name not in SERVICE_NAMES:
+        raise SystemExit(f"unknown service {name!r}; one of {', '.join(SERVICE_NAMES)}")
+    settings = load_settings()
+    check_production_secrets(settings, name)
+    service = next(s for s in build_services(settings) if s.name == name)
+    if dry_run:
+        return service.command
+    (settings.var_dir / "logs").mkdir(parents=True, exist_ok=True)
+    os.chdir(REPO_ROOT)
+    os.execve(service.command[0], service.command, service_environment(settings))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """``python -m common.stack exec [--dry-run] rasa|actions|web``."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m common.stack", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("exec", help="replace this process with one service (for systemd units)")
+    run.add_argument("service", choices=SERVICE_NAMES)
+    run.add_argument("--dry-run", action="store_true", help="print the command as JSON instead")
+    args = parser.parse_args(argv)
+    command = exec_service(args.service, dry_run=args.dry_run)
+    print(json.dumps(command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,8 +1,9 @@
 """A tiny key-value store with atomic operations, on Redis or on a local SQLite file.
 
 The connectors need exactly-once message handling, a shared access_token and a persisted kf
-cursor across processes (several Rasa replicas): Redis when REDIS_URL is set, otherwise one
-SQLite file under the var directory (processes on one machine). Synchronous by design: async
+cursor across processes (several Rasa replicas): Redis when REDIS_URL is set (with the SQLite file
+as a stand-in while Redis is down, :class:`FailoverStore`), otherwise one SQLite file under the var
+directory (processes on one machine). Synchronous by design: async
 callers use ``asyncio.to_thread``.
 """
 from __future__ import annotations
@@ -136,10 +137,124 @@ class SqliteStore:
             self._conn.close()
 
 
+def _redis_errors() -> tuple:
+    """Exceptions that mean "Redis is unreachable" (not a bug in the caller)."""
+    try:
+        import redis
+    except ImportError:   # pragma: no cover - redis is in both venvs
+        return (OSError,)
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class FailoverStore:
+    """Redis while it answers; the machine-local SQLite store while it does not (issue 8: faults).
+
+    With Redis down the channels keep exactly-once handling per machine instead of losing it (and
+    instead of failing every message). One warning when Redis goes away, one notice when it is back;
+    meanwhile Redis is tried again every ``retry_after_s``. Keys written locally during the outage
+    stay visible after recovery for as long as their TTL (a retry of a message first seen during the
+    outage is still recognised). Across machines, dedupe and the shared token are per machine while
+    Redis is down: an outage must be short, not frequent (docs/deployment.md).
+    """
+
+    def __init__(self, primary: KeyValueStore, local: KeyValueStore, *, retry_after_s: float = 5.0,
+                 name: str = "redis") -> None:
+        self.primary, self.local = primary, local
+        self.retry_after_s = retry_after_s
+        self.name = name
+        self.degraded = False
+        self._skip_primary_until = 0.0          # monotonic
+        self._local_keys_until = 0.0            # wall clock: local keys may still be alive
+        self._errors = _redis_errors()
+        self._state = threading.Lock()
+
+    # ---- routing --------------------------------------------------------------------------
+    def _primary(self, op: str, *args: object) -> "tuple[bool, object]":
+        """(True, result) from Redis, or (False, None) when it is (known to be) unreachable."""
+        if time.monotonic() < self._skip_primary_until:
+            return False, None
+        try:
+            result = getattr(self.primary, op)(*args)
+        except self._errors as exc:
+            self._went_down(exc)
+            return False, None
+        if self.degraded:
+            self._came_back()
+        return True, result
+
+    def _went_down(self, exc: BaseException) -> None:
+        import logging
+
+        with self._state:
+            self._skip_primary_until = time.monotonic() + self.retry_after_s
+            first = not self.degraded
+            self.degraded = True
+        if first:
+            logging.getLogger(__name__).warning(
+                "redis unreachable: local mode (this machine's SQLite store) until it is back",
+                extra={"event": "kvstore.local_mode", "store": self.name, "error": type(exc).__name__})
+
+    def _came_back(self) -> None:
+        import logging
+
+        with self._state:
+            was, self.degraded = self.degraded, False
+        if was:
+            logging.getLogger(__name__).warning("redis reachable again: shared mode",
+                                                extra={"event": "kvstore.shared_mode", "store": self.name})
+
+    def _local_may_hold(self) -> bool:
+        return time.time() < self._local_keys_until
+
+    def _wrote_locally(self, ttl_s: float) -> None:
+        self._local_keys_until = max(self._local_keys_until, time.time() + ttl_s)
+
+    # ---- KeyValueStore ----------------------------------------------------------------------
+    def get(self, key: str) -> Optional[str]:
+        ok, value = self._primary("get", key)
+        if ok and (value is not None or not self._local_may_hold()):
+            return value  # type: ignore[return-value]
+        return self.local.get(key)
+
+    def set(self, key: str, value: str, ttl_s: float) -> None:
+        ok, _ = self._primary("set", key, value, ttl_s)
+        if not ok:
+            self.local.set(key, value, ttl_s)
+            self._wrote_locally(ttl_s)
+
+    def add(self, key: str, value: str, ttl_s: float) -> bool:
+        if self._local_may_hold() and self.local.get(key) is not None:
+            return False          # first seen during the outage: still a duplicate
+        ok, added = self._primary("add", key, value, ttl_s)
+        if ok:
+            return bool(added)
+        self._wrote_locally(ttl_s)
+        return self.local.add(key, value, ttl_s)
+
+    def cas(self, key: str, expected: str, new: str, ttl_s: float) -> bool:
+        ok, swapped = self._primary("cas", key, expected, new, ttl_s)
+        if ok and (swapped or not self._local_may_hold()):
+            return bool(swapped)
+        return self.local.cas(key, expected, new, ttl_s)
+
+    def delete_if(self, key: str, expected: str) -> bool:
+        ok, deleted = self._primary("delete_if", key, expected)
+        if ok and (deleted or not self._local_may_hold()):
+            return bool(deleted)
+        return self.local.delete_if(key, expected)
+
+    def close(self) -> None:
+        for store in (self.primary, self.local):
+            try:
+                store.close()
+            except Exception:
+                pass
+
+
 def open_store(redis_url: str, var_dir: Union[str, Path], name: str = "connectors.sqlite3") -> KeyValueStore:
-    """Redis when ``redis_url`` is set, else ``<var_dir>/<name>``."""
+    """Redis (falling back to ``<var_dir>/<name>`` while it is down) when ``redis_url`` is set, else that file."""
     if redis_url:
-        return RedisStore(redis_url)
+        return FailoverStore(RedisStore(redis_url), SqliteStore(Path(var_dir) / name))
     return SqliteStore(Path(var_dir) / name)
 
 

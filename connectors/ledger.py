@@ -3,10 +3,18 @@
 One record per message key moves ``running`` -> ``done``; who delivers the answer (the HTTP
 response of some attempt = ``passive``, or the customer-service API = ``custom``) is decided by an
 atomic compare-and-set, so the answer goes out once even when retries land on other replicas.
+
+A running record carries its owner and a short lease that the owner renews while its turn runs. A
+process killed mid-turn (``kill -9``, OOM, a crashed host) stops renewing, so a WeChat retry that
+finds the lease expired takes the turn over instead of waiting for an answer nobody will send. A
+takeover of a turn that was in fact still alive costs nothing: the Rasa turn runner checks the
+tracker for the message id under the conversation lock and replays the stored answer
+(:mod:`connectors.turn_guard`), and only the current owner's ``finish`` delivers.
 """
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, List, Optional, Tuple
 
@@ -15,6 +23,10 @@ from connectors.kvstore import KeyValueStore
 # WeChat retries for ~15 s and stale timestamps (>300 s) are refused, so 15 minutes covers
 # every legitimate retry and every replay we could still accept.
 RECORD_TTL_S = 900.0
+# WeChat retries 5 s after a failed attempt: a lease shorter than that lets the first retry take over
+# from a dead owner. The owner renews every LEASE_S / 4, so a live turn keeps its lease unless its
+# process stalls for seconds (then the takeover replays the answer; see the module docstring).
+LEASE_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,8 @@ class TurnRecord:
     texts: List[str] = field(default_factory=list)
     delivery: str = ""                  # "" (open) | passive | custom | none
     outcome: str = ""                   # delivery result, e.g. sent, failed:45015
+    owner: str = ""                     # process running the turn (empty: written by an older version)
+    lease_until: float = 0.0            # wall-clock; 0 = no lease (never taken over)
 
     def dump(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -41,9 +55,11 @@ class TurnLedger:
         self.store = store
         self.ttl_s = ttl_s
 
-    def claim(self, key: str, waiting_until: float) -> Tuple[bool, Optional[TurnRecord]]:
+    def claim(self, key: str, waiting_until: float, owner: str = "",
+              lease_s: float = LEASE_S) -> Tuple[bool, Optional[TurnRecord]]:
         """(True, record) if this caller owns the turn; (False, current record) for a duplicate."""
-        record = TurnRecord(waiting_until=waiting_until)
+        record = TurnRecord(waiting_until=waiting_until, owner=owner,
+                            lease_until=time.time() + lease_s if owner else 0.0)
         if self.store.add(key, record.dump(), self.ttl_s):
             return True, record
         return False, self.get(key)
@@ -65,10 +81,31 @@ class TurnLedger:
                 return new
         raise RuntimeError(f"ledger contention on {key}")
 
-    def finish(self, key: str, texts: List[str], delivery: str = "") -> Optional[TurnRecord]:
-        """Store the answer; ``delivery`` pre-decides it (custom for long answers, none for silence)."""
-        return self.update(key, lambda r: replace(r, state="done", texts=list(texts),
-                                                  delivery=r.delivery or delivery))
+    def finish(self, key: str, texts: List[str], delivery: str = "",
+               owner: Optional[str] = None) -> Optional[TurnRecord]:
+        """Store the answer; ``delivery`` pre-decides it (custom for long answers, none for silence).
+
+        With ``owner``: only while that owner still holds the running turn; None means another process
+        took it over (or finished it) and delivers, so the caller must not.
+        """
+        def change(r: TurnRecord) -> Optional[TurnRecord]:
+            if owner is not None and (r.state != "running" or (r.owner and r.owner != owner)):
+                return None
+            return replace(r, state="done", texts=list(texts), delivery=r.delivery or delivery)
+
+        return self.update(key, change)
+
+    def renew(self, key: str, owner: str, lease_s: float = LEASE_S) -> Optional[TurnRecord]:
+        """Extend the owner's lease; None when the turn is finished or no longer this owner's."""
+        until = time.time() + lease_s
+        return self.update(key, lambda r: replace(r, lease_until=max(until, r.lease_until))
+                           if r.state == "running" and r.owner == owner else None)
+
+    def take_over(self, key: str, owner: str, lease_s: float = LEASE_S) -> Optional[TurnRecord]:
+        """Become the owner of a running turn whose owner stopped renewing its lease; None otherwise."""
+        now = time.time()
+        return self.update(key, lambda r: replace(r, owner=owner, lease_until=now + lease_s)
+                           if r.state == "running" and 0 < r.lease_until < now else None)
 
     def extend_wait(self, key: str, until: float) -> Optional[TurnRecord]:
         return self.update(key, lambda r: replace(r, waiting_until=until) if until > r.waiting_until else None)

@@ -126,8 +126,15 @@ class RedisRateLimiter:
     """Buckets in Redis, shared by every replica; one atomic script per message."""
 
     def __init__(self, url: str, per_minute: int, burst: int, *, prefix: str = "insurebot:ratelimit:",
-                 client: Any = None) -> None:
+                 client: Any = None, fallback: Optional["MemoryRateLimiter"] = None,
+                 retry_after_s: float = 5.0) -> None:
+        """``fallback``: this process's buckets while Redis is unreachable (tried again every
+        ``retry_after_s``). Without one, a Redis outage raises and the channels let messages through;
+        with one, each replica keeps limiting on its own until Redis is back."""
         import redis
+
+        self._fallback, self._retry_after_s, self._skip_until = fallback, retry_after_s, 0.0
+        self._down_errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
         self._redis = client or redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
                                                      decode_responses=True)
@@ -139,10 +146,18 @@ class RedisRateLimiter:
         self._bucket_ttl_ms = int((refill_s + NOTICE_WINDOW_S) * 1000) + 1000
 
     def check(self, user_id: str, event_id: str, now_ms: Optional[int] = None) -> Verdict:
+        if self._fallback is not None and time.monotonic() < self._skip_until:
+            return self._fallback.check(user_id, event_id)
         keys = [f"{self.prefix}u:{hashed(user_id)}", f"{self.prefix}m:{hashed(event_id)}"]
         args = [self.capacity, repr(self.rate_per_ms), int(NOTICE_WINDOW_S * 1000), int(EVENT_TTL_S * 1000),
                 self._bucket_ttl_ms, "" if now_ms is None else now_ms]
-        return _VERDICTS[int(self._script(keys=keys, args=args))]
+        try:
+            return _VERDICTS[int(self._script(keys=keys, args=args))]
+        except self._down_errors:
+            if self._fallback is None:
+                raise
+            self._skip_until = time.monotonic() + self._retry_after_s
+            return self._fallback.check(user_id, event_id)
 
     def close(self) -> None:
         self._redis.close()
@@ -154,7 +169,8 @@ def open_limiter(settings: Settings, channel: str) -> Optional[RateLimiter]:
         return None
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, settings.rate_limit_per_minute, settings.rate_limit_burst,
-                                prefix=f"insurebot:ratelimit:{channel}:")
+                                prefix=f"insurebot:ratelimit:{channel}:",
+                                fallback=MemoryRateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst))
     return MemoryRateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
 

@@ -13,7 +13,9 @@ Webhook: ``/webhooks/wechat/webhook`` (GET = URL verification, POST = messages).
 token the channel loads but answers 503, so Rasa starts without WeChat settings. Empty credentials
 fall back to :func:`common.settings.load_settings` (same variable names). Outside development the
 channel refuses to load with unsafe secrets (:mod:`common.secret_check`); messages over the per-user
-rate limit never reach Rasa (:mod:`connectors.ratelimit`).
+rate limit never reach Rasa (:mod:`connectors.ratelimit`). Turns run through
+:func:`connectors.turn_guard.guarded_turn_runner`: one Rasa turn per MsgId even across crashes, and an
+apology with a hand-off offer when the action server fails.
 """
 from __future__ import annotations
 
@@ -35,8 +37,9 @@ from connectors.kvstore import KeyValueStore, open_store
 from connectors.ledger import TurnLedger
 from connectors.logsafe import pseudonym
 from connectors.ratelimit import describe, open_limiter
-from connectors.rasa_glue import configure_connector_logging, query_of, read_limited, turn_runner
+from connectors.rasa_glue import configure_connector_logging, query_of, read_limited
 from connectors.replies import split_utf8, texts_from_bot
+from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_api import OfficialAccountApi
 from connectors.wechat_webhook import HttpReply, WeChatWebhook
 
@@ -135,13 +138,15 @@ class WeChatInput(InputChannel):
         bp = Blueprint("wechat_webhook", __name__)
         holder: Dict[str, WeChatWebhook] = {}
 
-        def webhook() -> WeChatWebhook:
+        def webhook(request: Request) -> WeChatWebhook:
             # built on first use: no files or connections are opened while Rasa loads channels
             if "hook" not in holder:
                 configured = not self.config.problems()
+                app = request.app
                 holder["hook"] = WeChatWebhook(
                     self.config, TurnLedger(self._shared_store()) if configured else None,
-                    turn_runner(on_new_message, self.name()), self._outbound_api() if configured else None,
+                    guarded_turn_runner(lambda: getattr(app.ctx, "agent", None), on_new_message, self.name()),
+                    self._outbound_api() if configured else None,
                     limiter=open_limiter(self.settings, self.name()))
             return holder["hook"]
 
@@ -151,14 +156,14 @@ class WeChatInput(InputChannel):
 
         @bp.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
-            return _to_sanic(await webhook().verify(query_of(request)))
+            return _to_sanic(await webhook(request).verify(query_of(request)))
 
         @bp.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             body = await read_limited(request)
             if body is None:
-                return _to_sanic(webhook().too_large())
-            return _to_sanic(await webhook().receive(query_of(request), body))
+                return _to_sanic(webhook(request).too_large())
+            return _to_sanic(await webhook(request).receive(query_of(request), body))
 
         return bp
 

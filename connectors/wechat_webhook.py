@@ -5,6 +5,9 @@ rule: a passive reply when the bot is done within ``passive_deadline_s``, otherw
 the answer goes out later through the customer-service API. Every message runs at most one bot
 turn, across WeChat's retries and across replicas (see :mod:`connectors.ledger`).
 
+A turn whose owner dies (the process is killed between receiving and answering) is taken over by
+WeChat's next retry once the owner's lease in the ledger has expired; see :mod:`connectors.ledger`.
+
 The Rasa channel (:mod:`connectors.wechat_channel`) is a thin adapter around this class; tests
 drive it directly with any ``run_turn`` coroutine.
 """
@@ -12,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set
@@ -19,7 +25,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set
 from connectors.config import WeChatConfig
 from connectors.crypto import CryptoError, MessageCrypto
 from connectors.http_api import WeChatApiError
-from connectors.ledger import TurnLedger
+from connectors.ledger import LEASE_S, TurnLedger
 from connectors.logsafe import pseudonym
 from connectors.messages import (REPLY_ERROR, REPLY_RATE_LIMITED, Inbound, InvalidMessage, Plan,
                                  parse_inbound, plan_for)
@@ -69,6 +75,10 @@ class WeChatWebhook:
                        if config.encrypted and not self.problems else None)
         self._inflight: Dict[str, _Inflight] = {}
         self._background: Set["asyncio.Task[Any]"] = set()
+        # who owns a turn in the shared ledger: unique per process start, so a restarted process
+        # never mistakes the turns of its killed predecessor for its own
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.lease_s = LEASE_S
 
     # ---- GET: URL verification -------------------------------------------------------------
     async def verify(self, query: Mapping[str, str]) -> HttpReply:
@@ -101,7 +111,8 @@ class WeChatWebhook:
         deadline = started + self.config.passive_deadline_s
         waiting_until = time.time() + (deadline - time.monotonic())
         try:
-            owner, record = await asyncio.to_thread(self.ledger.claim, key, waiting_until)
+            owner, record = await asyncio.to_thread(self.ledger.claim, key, waiting_until, self.instance,
+                                                    self.lease_s)
         except Exception as exc:   # store down: answer anyway rather than lose the message
             log.error("dedupe store unavailable; answering without exactly-once",
                       extra={"event": "wechat.store_down", "error": type(exc).__name__})
@@ -117,7 +128,7 @@ class WeChatWebhook:
         try:
             if not owner and record is not None and record.state == "running":
                 await asyncio.to_thread(self.ledger.extend_wait, key, waiting_until)
-            text = await self._await_answer(key, deadline)
+            text = await self._await_answer(key, deadline, msg, plan)
         except Exception as exc:   # store failed mid-way: the turn (if ours) still delivers via the API
             log.error("dedupe store failed while waiting", extra={"event": "wechat.store_down",
                                                                  "error": type(exc).__name__})
@@ -203,8 +214,12 @@ class WeChatWebhook:
         inflight = self._inflight.get(key)
         return inflight is not None and not inflight.answered.is_set()
 
-    async def _await_answer(self, key: str, deadline: float) -> Optional[str]:
-        """The passive reply text if this attempt gets to deliver it before ``deadline``."""
+    async def _await_answer(self, key: str, deadline: float, msg: Inbound, plan: Plan) -> Optional[str]:
+        """The passive reply text if this attempt gets to deliver it before ``deadline``.
+
+        While the turn runs elsewhere, a lease that stops being renewed means its owner died: this
+        attempt takes the turn over and runs it here (``_take_over``).
+        """
         assert self.ledger is not None
         while True:
             remaining = deadline - time.monotonic()
@@ -228,20 +243,44 @@ class WeChatWebhook:
                     passive, _ = delivery_plan(record.texts)
                     return passive
                 return None
+            if inflight is None and 0 < record.lease_until < time.time():
+                if await self._take_over(key, msg, plan):
+                    continue          # now running here: wait for it like an owner
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             if inflight is None:     # the turn runs on another replica: poll the shared ledger
                 await asyncio.sleep(min(0.1, remaining))
 
+    async def _take_over(self, key: str, msg: Inbound, plan: Plan) -> bool:
+        """Run the turn of a dead owner here; False when another attempt got it first."""
+        assert self.ledger is not None
+        if key in self._inflight:
+            return True
+        record = await asyncio.to_thread(self.ledger.take_over, key, self.instance, self.lease_s)
+        if record is None or key in self._inflight:
+            return key in self._inflight
+        log.warning("turn taken over from an owner that stopped renewing its lease",
+                    extra={"event": "wechat.takeover", "kind": plan.kind, "user": pseudonym(msg.openid)})
+        inflight = _Inflight()
+        self._inflight[key] = inflight
+        inflight.task = self._spawn(self._run(key, msg, plan, inflight))
+        return True
+
     # ---- running the turn ------------------------------------------------------------------
     async def _run(self, key: str, msg: Inbound, plan: Plan, inflight: _Inflight) -> None:
+        heartbeat = self._spawn(self._renew_lease(key))
         try:
             texts = await self._answer(key, msg, plan)
             passive, custom = delivery_plan(texts)
             delivery = "none" if not texts else ("custom" if custom else "")
-            await asyncio.to_thread(self.ledger.finish, key, texts, delivery)
+            heartbeat.cancel()
+            finished = await asyncio.to_thread(self.ledger.finish, key, texts, delivery, self.instance)
             inflight.answered.set()
+            if finished is None:     # taken over meanwhile: the new owner delivers
+                log.warning("turn finished after another process took it over; not delivering",
+                            extra={"event": "wechat.superseded", "kind": plan.kind})
+                return
             if delivery == "custom":
                 await self._send_custom(key, msg.openid, custom)
             elif delivery == "":
@@ -249,8 +288,21 @@ class WeChatWebhook:
         except Exception:  # never let a background task die silently
             log.exception("turn failed", extra={"event": "wechat.turn_failed", "kind": plan.kind})
         finally:
+            heartbeat.cancel()
             inflight.answered.set()
             self._inflight.pop(key, None)
+
+    async def _renew_lease(self, key: str) -> None:
+        """Keep this process's lease on a running turn alive (a killed process stops renewing)."""
+        assert self.ledger is not None
+        while True:
+            await asyncio.sleep(self.lease_s / 4)
+            try:
+                if await asyncio.to_thread(self.ledger.renew, key, self.instance, self.lease_s) is None:
+                    return
+            except Exception as exc:   # store hiccup: try again next beat
+                log.warning("lease not renewed", extra={"event": "wechat.lease_failed",
+                                                        "error": type(exc).__name__})
 
     async def _answer(self, key: str, msg: Inbound, plan: Plan) -> List[str]:
         texts: List[str] = []

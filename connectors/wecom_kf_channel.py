@@ -33,8 +33,9 @@ from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.logsafe import pseudonym
 from connectors.ratelimit import open_limiter
-from connectors.rasa_glue import configure_connector_logging, query_of, read_limited, turn_runner
+from connectors.rasa_glue import configure_connector_logging, query_of, read_limited
 from connectors.replies import split_utf8, texts_from_bot
+from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_webhook import HttpReply
 from connectors.wecom_api import KfApi
 from connectors.wecom_kf import WeComKfWebhook
@@ -125,11 +126,13 @@ class WeComKfInput(InputChannel):
         bp = Blueprint("wecom_kf_webhook", __name__)
         holder: Dict[str, WeComKfWebhook] = {}
 
-        def webhook() -> WeComKfWebhook:
+        def webhook(request: Request) -> WeComKfWebhook:
             if "hook" not in holder:
                 configured = not self.config.problems()
+                app = request.app
+                runner = guarded_turn_runner(lambda: getattr(app.ctx, "agent", None), on_new_message, self.name())
                 holder["hook"] = WeComKfWebhook(self.config, self._shared() if configured else None,
-                                                turn_runner(on_new_message, self.name()),
+                                                runner,
                                                 self._kf_api() if configured else None,
                                                 limiter=open_limiter(self.settings, self.name()))
             return holder["hook"]
@@ -140,14 +143,14 @@ class WeComKfInput(InputChannel):
 
         @bp.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
-            return _to_sanic(await webhook().verify(query_of(request)))
+            return _to_sanic(await webhook(request).verify(query_of(request)))
 
         @bp.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             body = await read_limited(request)
             if body is None:
                 return response.text("payload too large", status=413)
-            return _to_sanic(await webhook().receive(query_of(request), body))
+            return _to_sanic(await webhook(request).receive(query_of(request), body))
 
         return bp
 

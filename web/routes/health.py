@@ -1,4 +1,9 @@
-"""Liveness (`/livez`: this process answers) and health (`/healthz`: every component, 503 if one is down)."""
+"""Liveness (`/livez`: this process answers) and health (`/healthz`: every component, 503 if one is down).
+
+Redis (with REDIS_URL) is reported but never fails the check: every user of it falls back to local
+mode while it is down (docs/deployment.md), and a 503 from every replica at once would make the load
+balancer drop a service that still answers.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -56,6 +61,20 @@ def _probe_knowledge(state) -> dict[str, Any]:
     return {"status": "down", "detail": service.last_error or "building"}
 
 
+def _probe_redis(url: str) -> dict[str, Any]:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return {"status": "up"}
+    except Exception as exc:  # any client error: report it, the replicas run in local mode meanwhile
+        return {"status": "down", "detail": type(exc).__name__, "impact": "local mode (not shared)"}
+
+
 @router.get("/healthz")
 async def healthz(state: StateDep) -> JSONResponse:
     settings = state.settings
@@ -65,5 +84,7 @@ async def healthz(state: StateDep) -> JSONResponse:
     components = {"rasa_core": rasa, "action_server": actions, "knowledge_index": _probe_knowledge(state),
                   "database": database}
     ok = all(c["status"] == "up" for c in components.values())
-    return JSONResponse({"status": "up" if ok else "down", "components": components},
-                        status_code=200 if ok else 503)
+    body: dict[str, Any] = {"status": "up" if ok else "down", "components": components}
+    if settings.redis_url:
+        body["optional"] = {"redis": await asyncio.to_thread(_probe_redis, settings.redis_url)}
+    return JSONResponse(body, status_code=200 if ok else 503)

@@ -1,0 +1,169 @@
+"""Rasa lock and tracker stores that ride out Redis and PostgreSQL faults (Rasa venv only).
+
+endpoints.yml names these classes by module path (common/stack.py picks the lock store type).
+
+* :class:`FailoverLockStore` -- Rasa's Redis lock store, and this process's in-memory locks while
+  Redis is unreachable. Rasa's own ``RedisLockStore`` raises ``LockError`` on every message while
+  Redis is down, i.e. the bot stops answering. Here each replica keeps serialising its own messages
+  (a user's concurrent messages on *different* replicas are not serialised during the outage), logs
+  one warning, tries Redis again every few seconds and logs when it is back.
+* :class:`ResilientSQLTrackerStore` -- Rasa's SQL tracker store with ``pool_pre_ping`` and a bounded
+  retry. Rasa wraps its tracker store in ``FailSafeTrackerStore``, which answers a failed read with
+  "no tracker": after a PostgreSQL restart (or a killed connection) the first message of every
+  pooled connection would start a blank conversation -- the quote form, the product context and
+  the message itself lost. Pre-ping replaces dead pooled connections before use; the retry covers a
+  database that is down for a few seconds (a restart, a fail-over).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, TypeVar
+
+import sqlalchemy as sa
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.trackers import DialogueStateTracker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+REDIS_RETRY_AFTER_S = 5.0
+REDIS_TIMEOUT_S = 2.0
+DB_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 3.0, 4.0)   # ~10 s: a PostgreSQL restart or fail-over
+
+
+class FailoverLockStore(LockStore):
+    """Redis ticket locks while Redis answers; in-process locks (one warning) while it does not."""
+
+    def __init__(self, endpoint_config: Any = None, *, redis_store: Optional[LockStore] = None,
+                 retry_after_s: float = REDIS_RETRY_AFTER_S) -> None:
+        if redis_store is None:
+            kwargs: Dict[str, Any] = dict(getattr(endpoint_config, "kwargs", {}) or {})
+            kwargs.update(_redis_url_credentials())
+            kwargs.setdefault("socket_timeout", REDIS_TIMEOUT_S)
+            redis_store = RedisLockStore(host=getattr(endpoint_config, "url", None) or "localhost", **kwargs)
+            redis_store.red.connection_pool.connection_kwargs["socket_connect_timeout"] = REDIS_TIMEOUT_S
+        self.redis = redis_store
+        self.local = InMemoryLockStore()
+        self.retry_after_s = retry_after_s
+        self.degraded = False
+        self._skip_until = 0.0
+        import redis
+
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+        super().__init__()
+
+    def _call(self, op: str, *args: Any) -> Any:
+        if time.monotonic() >= self._skip_until:
+            try:
+                result = getattr(self.redis, op)(*args)
+            except self._errors as exc:
+                self._skip_until = time.monotonic() + self.retry_after_s
+                if not self.degraded:
+                    self.degraded = True
+                    log.warning("Redis lock store unreachable: local mode (locks in this process only) "
+                                "until it is back (%s)", type(exc).__name__)
+            else:
+                if self.degraded:
+                    self.degraded = False
+                    log.warning("Redis lock store reachable again: shared locks")
+                return result
+        return getattr(self.local, op)(*args)
+
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+        return self._call("get_lock", conversation_id)
+
+    def delete_lock(self, conversation_id: Text) -> None:
+        self._call("delete_lock", conversation_id)
+
+    def save_lock(self, lock: TicketLock) -> None:
+        self._call("save_lock", lock)
+
+
+def _redis_url_credentials() -> Dict[str, Any]:
+    """Username, password and TLS from REDIS_URL, which endpoints.yml's host/port/db cannot carry."""
+    from urllib.parse import unquote, urlsplit
+
+    from common.settings import load_settings
+
+    url = load_settings().redis_url
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    found: Dict[str, Any] = {"use_ssl": parts.scheme == "rediss"}
+    if parts.username:
+        found["username"] = unquote(parts.username)
+    if parts.password:
+        found["password"] = unquote(parts.password)
+    return found
+
+
+_streamed: contextvars.ContextVar[Optional[Dict[str, bool]]] = contextvars.ContextVar(
+    "insurebot_tracker_streamed", default=None)
+
+
+class ResilientSQLTrackerStore(SQLTrackerStore):
+    """``SQLTrackerStore`` whose engine pre-pings pooled connections and whose calls retry briefly."""
+
+    def __init__(self, *args: Any, retry_delays_s: tuple = DB_RETRY_DELAYS_S, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_delays_s = retry_delays_s
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt, delay in enumerate((*self.retry_delays_s, None)):
+            try:
+                return await call()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+                if delay is None or not _is_connection_problem(exc):
+                    raise
+                log.warning("tracker store %s failed (%s); retrying in %.1f s (attempt %d)",
+                            what, type(exc).__name__, delay, attempt + 1)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
+        return await self._retrying("read", lambda: super(ResilientSQLTrackerStore, self)._retrieve(
+            sender_id, fetch_events_from_all_sessions))
+
+    async def keys(self) -> Any:
+        return await self._retrying("keys", lambda: super(ResilientSQLTrackerStore, self).keys())
+
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """Stream to the event broker once per save, however often the database write is retried."""
+        state = _streamed.get()
+        if state is not None and state.get("done"):
+            return
+        await super().stream_events(tracker)
+        if state is not None:
+            state["done"] = True
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save (new events since the stored count, one transaction), retried as a whole.
+
+        A retry recounts the stored events, so a commit that landed before the connection dropped is
+        not written twice.
+        """
+        token = _streamed.set({"done": False})
+        try:
+            await self._retrying("write", lambda: super(ResilientSQLTrackerStore, self).save(tracker))
+        finally:
+            _streamed.reset(token)
+
+
+def _is_connection_problem(exc: sa.exc.DBAPIError) -> bool:
+    """Worth a retry: the connection broke or the server is (re)starting, not a bad query."""
+    if getattr(exc, "connection_invalidated", False) or isinstance(exc, (sa.exc.OperationalError,
+                                                                         sa.exc.InterfaceError)):
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(s in text for s in ("server closed the connection", "terminating connection",
+                                   "connection refused", "the database system is starting up",
+                                   "the database system is shutting down"))

@@ -1,0 +1,46 @@
+"""Our Rasa lock and tracker stores, loaded by Rasa's own factories in .venv-rasa (a subprocess).
+
+* FailoverLockStore: Redis ticket locks; Redis killed -> in-process locks that still serialise one
+  user's turns, no error; Redis back -> shared locks again.
+* ResilientSQLTrackerStore: every server connection killed (what a PostgreSQL restart does) between
+  two turns -> the next read and write find the conversation. Rasa's plain SQL store, wrapped in
+  Rasa's FailSafeTrackerStore as Rasa does, loses it: that is the fault this class exists for.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from common.settings import REPO_ROOT
+from tests.faults.infra import MACHINE_PG, free_port, fresh_database
+
+RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
+
+
+@pytest.mark.skipif(not RASA_PYTHON.exists() or shutil.which("redis-server") is None,
+                    reason=".venv-rasa or redis-server missing")
+@pytest.mark.timeout(300)
+def test_lock_and_tracker_stores_ride_out_faults():
+    with fresh_database(MACHINE_PG, prefix="fault_stores") as db_url:
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
+               "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+        proc = subprocess.run([str(RASA_PYTHON), str(REPO_ROOT / "tests" / "faults" / "rasa_stores_flow.py"),
+                               str(free_port()), db_url, MACHINE_PG],
+                              env=env, capture_output=True, text=True, timeout=280, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    lock = out["lock_store"]
+    assert lock["class"] == "FailoverLockStore" and lock["isinstance"]
+    assert lock["shared_key_while_locked"] and lock["local_lock_while_down"] and lock["degraded"]
+    assert lock["serialised_while_down"] and lock["seconds_while_down"] < 5
+    assert lock["shared_again"]
+    trackers = out["tracker_store"]
+    assert trackers["ours_class"] == "ResilientSQLTrackerStore"
+    ours, plain = trackers["ours"], trackers["rasa_plain"]
+    assert ours["killed"] >= 1 and ours["found"] and ours["product"] == "critical_illness"
+    assert ours["user_events"] == ["重疾险", "那等待期呢"]
+    assert plain["killed"] >= 1 and not plain["found"], plain     # Rasa alone: a blank conversation
