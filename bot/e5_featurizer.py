@@ -2,8 +2,8 @@
 
 Why: with ~80 examples an intent, character n-grams alone cannot tell 我妈能买吗 (a knowledge
 question) from 给我妈算算多少钱 (a quote); a multilingual sentence encoder can. The vectors come
-from the int8 ONNX export `make install` builds (knowledge/onnx_encoder.py: numpy + onnxruntime,
-no torch), so the Rasa process stays small and each message costs ~5 ms.
+from the ONNX export `make install` builds (knowledge/onnx_encoder.py: numpy + onnxruntime,
+no torch), so the Rasa process stays small and each message costs a few milliseconds.
 """
 from __future__ import annotations
 
@@ -42,11 +42,14 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**DenseFeaturizer.get_default_config(), "model_dir": None}
+        # unit vectors have entries of ~0.05; `scale` lifts them to the range of DIET's other inputs, so the
+        # classifier does not need large (L2-penalised) weights to use them
+        return {**DenseFeaturizer.get_default_config(), "model_dir": None, "scale": 1.0}
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
         self._model_dir = self._resolve_model_dir(config.get("model_dir"))
+        self._scale = float(config.get("scale", 1.0))
 
     @staticmethod
     def _resolve_model_dir(configured: Optional[str]) -> Path:
@@ -75,7 +78,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             return messages
         vectors = _encoder(self._model_dir).encode([m.get(TEXT) for m in todo], "query")
         for message, vector in zip(todo, vectors):
-            self.add_features_to_message(sequence=None, sentence=np.asarray(vector)[np.newaxis, :],
+            self.add_features_to_message(sequence=None, sentence=self._scale * np.asarray(vector)[np.newaxis, :],
                                          attribute=TEXT, message=message)
         return messages
 

@@ -41,7 +41,7 @@ class Settings:
     action_port: int = 5055
     embedding_model_dir: Path = REPO_ROOT / "var" / "models" / "e5-small"
     embedding_onnx_dir: Path = REPO_ROOT / "var" / "models" / "e5-small-onnx"
-    embedding_backend: str = "onnx"          # onnx (int8, ~5 ms/query) | torch (sentence-transformers)
+    embedding_backend: str = "onnx"          # onnx (onnxruntime, ~2.5x faster) | torch (sentence-transformers)
     knowledge_dir: Path = REPO_ROOT / "knowledge" / "content"
     embedding_cache: Path = REPO_ROOT / "var" / "cache" / "embeddings.sqlite"
     log_level: str = "INFO"

@@ -1,6 +1,6 @@
-"""Export the e5-small folder (built by build_embedding_model.py) to one int8 ONNX graph, offline.
+"""Export the e5-small folder (built by build_embedding_model.py) to one ONNX graph, offline.
 
-Why: torch costs ~20 ms and ~1 GB per process for one query; the int8 ONNX graph answers in ~5 ms
+Why: torch costs ~20-30 ms and ~1 GB per process for one query; the ONNX graph answers ~2.5x faster
 with onnxruntime alone, so the Rasa process (NLU sentence features) and the web service (search)
 can both embed text without torch. Mean pooling and L2 normalisation are part of the graph, so
 every runtime gets exactly the sentence-transformers vector from (input_ids, attention_mask).
@@ -47,7 +47,11 @@ def export(src: Path, out: Path) -> None:
                                         "attention_mask": {0: "batch", 1: "seq"},
                                         "embedding": {0: "batch"}},
                           opset_version=17, dynamo=False)
-    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+    # int8 for the 250k-row embedding table only (Gather): the file shrinks 470 -> 182 MB while vectors stay
+    # at cosine 0.99997 to the float model; quantising the MatMuls too (118 MB, ~1.5x faster) moved vectors
+    # to cosine ~0.99 and cost answerable recall (0.82 -> 0.78 on the dev set)
+    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["Gather"])
     fp32.unlink()
     for extra in fp32.parent.glob("model_fp32.onnx*"):
         extra.unlink()
