@@ -31,7 +31,7 @@ def main() -> None:
                                "recall": round(v["recall"], 4), "support": v["support"]} for k, v in intents.items()}}
     rows = [[k, v["f1"], v["precision"], v["recall"], v["support"]] for k, v in sorted(data["per_intent"].items())]
     md = ["# NLU intent classification, 5-fold cross-validation", "",
-          f"Pipeline: config.yml (jieba + word/char n-grams + e5 sentence vectors + DIET); data: all NLU examples in bot/data. Macro F1 **{data['macro_f1']:.4f}**, weighted F1 "
+          f"Pipeline: config.yml (char n-grams over jieba tokens + e5 sentence vectors + DIET); data: all NLU examples in bot/data. Macro F1 **{data['macro_f1']:.4f}**, weighted F1 "
           f"{data['weighted_f1']:.4f}, accuracy {data['accuracy']:.4f}; {data['seconds']} s.", "",
           md_table(["intent", "F1", "precision", "recall", "examples"], rows)]
     write_results("nlu_cv", data, "\n".join(md) + "\n")
