@@ -44,7 +44,12 @@
       const resp = await fetch(`/simulator/api/messages?openid=${encodeURIComponent(openid)}&after=${lastSeq}`);
       if (resp.ok) {
         const data = await resp.json();
-        for (const m of data.messages) { lastSeq = Math.max(lastSeq, m.seq); render(m); }
+        // polls overlap (after a send, on the timer): render each message once, whichever poll sees it first
+        for (const m of data.messages) {
+          if (m.seq <= lastSeq) continue;
+          lastSeq = m.seq;
+          render(m);
+        }
       }
     } catch (e) { /* server restarting: try again */ }
   }
