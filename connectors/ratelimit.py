@@ -11,14 +11,20 @@ logs only hashed.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 from common.settings import Settings
+from connectors.logsafe import pseudonym
+from connectors.messages import REPLY_RATE_LIMITED
+
+log = logging.getLogger(__name__)
 
 NOTICE_WINDOW_S = 60.0          # at most one "slow down" notice per user in this window
 EVENT_TTL_S = 600.0             # how long a message's decision is remembered (retries, re-syncs)
@@ -161,6 +167,28 @@ class RedisRateLimiter:
 
     def close(self) -> None:
         self._redis.close()
+
+
+async def rate_limit_reply(limiter: Optional[RateLimiter], user_id: str, event_id: str, channel: str,
+                           **log_fields: Any) -> Optional[List[str]]:
+    """What a channel sends instead of a bot turn: None (go on), the notice once per window, or nothing.
+
+    Fails open: when the limiter's store is down the message is served, since dropping every message is
+    worse than a moment without limits. Runs the (possibly Redis-backed) check off the event loop.
+    """
+    if limiter is None:
+        return None
+    try:
+        verdict = await asyncio.to_thread(limiter.check, user_id, event_id)
+    except Exception as exc:
+        log.error("rate limiter unavailable; message allowed",
+                  extra={"event": f"{channel}.ratelimit_down", "error": type(exc).__name__})
+        return None
+    if verdict.allowed:
+        return None
+    log.warning("rate limited", extra={"event": f"{channel}.rate_limited", **log_fields,
+                                       "user": pseudonym(user_id), "notified": verdict.notify})
+    return [REPLY_RATE_LIMITED] if verdict.notify else []
 
 
 def open_limiter(settings: Settings, channel: str) -> Optional[RateLimiter]:

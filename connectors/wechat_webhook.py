@@ -27,9 +27,9 @@ from connectors.crypto import CryptoError, MessageCrypto
 from connectors.http_api import WeChatApiError
 from connectors.ledger import LEASE_S, TurnLedger
 from connectors.logsafe import pseudonym
-from connectors.messages import (REPLY_ERROR, REPLY_RATE_LIMITED, Inbound, InvalidMessage, Plan,
+from connectors.messages import (REPLY_ERROR, Inbound, InvalidMessage, Plan,
                                  parse_inbound, plan_for)
-from connectors.ratelimit import RateLimiter
+from connectors.ratelimit import RateLimiter, rate_limit_reply
 from connectors.replies import delivery_plan, texts_from_bot
 from connectors.security import Rejected, check_body_size, verify_msg_signature, verify_signature
 from connectors.wechat_api import NOT_RETRIED, OfficialAccountApi
@@ -331,19 +331,9 @@ class WeChatWebhook:
         Runs once per message (only the ledger's owner answers), and the limiter remembers ``key``,
         so retries of one MsgId never count twice.
         """
-        if self.limiter is None or not plan.deliver or (plan.rasa_text is None and not plan.reply):
+        if not plan.deliver or (plan.rasa_text is None and not plan.reply):
             return None
-        try:
-            verdict = await asyncio.to_thread(self.limiter.check, msg.openid, key)
-        except Exception as exc:   # limiter store down: serve rather than drop every message
-            log.error("rate limiter unavailable; message allowed",
-                      extra={"event": "wechat.ratelimit_down", "error": type(exc).__name__})
-            return None
-        if verdict.allowed:
-            return None
-        log.warning("rate limited", extra={"event": "wechat.rate_limited", "kind": plan.kind,
-                                           "user": pseudonym(msg.openid), "notified": verdict.notify})
-        return [REPLY_RATE_LIMITED] if verdict.notify else []
+        return await rate_limit_reply(self.limiter, msg.openid, key, "wechat", kind=plan.kind)
 
     async def _fallback_delivery(self, key: str, openid: str, text: str) -> None:
         """Nobody took the answer as a passive reply while an attempt was waiting: send it via the API."""

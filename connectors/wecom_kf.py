@@ -22,10 +22,10 @@ from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, LockTimeout, async_locked
 from connectors.logsafe import pseudonym
 from connectors.messages import (REPLY_EMPTY_TEXT, REPLY_ERROR, REPLY_IMAGE, REPLY_LINK,
-                                 REPLY_LOCATION_UNKNOWN, REPLY_MEDIA, REPLY_RATE_LIMITED,
+                                 REPLY_LOCATION_UNKNOWN, REPLY_MEDIA,
                                  REPLY_UNSUPPORTED, REPLY_VOICE_UNRECOGNISED, Plan, location_intent,
                                  user_text)
-from connectors.ratelimit import RateLimiter
+from connectors.ratelimit import RateLimiter, rate_limit_reply
 from connectors.replies import split_utf8, texts_from_bot
 from connectors.security import Rejected, ascii_int, check_body_size, verify_msg_signature
 from connectors.wechat_webhook import SUCCESS, HttpReply, RunTurn
@@ -250,19 +250,7 @@ class WeComKfWebhook:
 
     async def _rate_limited(self, user: str, msgid: str) -> Optional[List[str]]:
         """None when the message may go to the bot; else the notice (once per window) or nothing."""
-        if self.limiter is None:
-            return None
-        try:
-            verdict = await asyncio.to_thread(self.limiter.check, user, f"kf:{self.config.corp_id}:{msgid}")
-        except Exception as exc:   # limiter store down: serve rather than drop every message
-            log.error("rate limiter unavailable; message allowed",
-                      extra={"event": "wecom_kf.ratelimit_down", "error": type(exc).__name__})
-            return None
-        if verdict.allowed:
-            return None
-        log.warning("rate limited", extra={"event": "wecom_kf.rate_limited", "user": pseudonym(user),
-                                           "notified": verdict.notify})
-        return [REPLY_RATE_LIMITED] if verdict.notify else []
+        return await rate_limit_reply(self.limiter, user, f"kf:{self.config.corp_id}:{msgid}", "wecom_kf")
 
     async def _event(self, msg: Dict[str, Any]) -> None:
         event = msg.get("event") if isinstance(msg.get("event"), dict) else {}
