@@ -51,8 +51,9 @@ def main() -> None:
                      f"{load_before:.2f} / {load_after:.2f}"])
     md = ["# Search latency (warm process, single query, embedding included)", "",
           "Target: p95 <= 30 ms on this 2-core machine. Each dev-set query is embedded afresh (no query cache). "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} (unset: torch, sklearn and faiss each start "
-          "a thread per core and oversubscribe the 2 cores; measured p95 176 ms torch / 90 ms onnx that way).", "",
+          "`load_encoder` pins the OpenMP/BLAS pools of faiss and scikit-learn to one thread (knowledge/threads.py); "
+          "before that they spun against the encoder on the 2 cores (p95 176 ms torch / 90-120 ms onnx). "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; onnxruntime uses both cores.", "",
           md_table(["backend", "encoder", "queries", "p50 ms", "p95 ms", "p99 ms", "load avg before / after"], rows)]
     write_results("search_latency", data, "\n".join(md) + "\n")
 

@@ -32,7 +32,7 @@ def _encoder(model_dir: Path) -> Any:
     if key not in _ENCODERS:
         from knowledge.onnx_encoder import OnnxEncoder
 
-        _ENCODERS[key] = OnnxEncoder(model_dir, threads=1)
+        _ENCODERS[key] = OnnxEncoder(model_dir, variant="int8", threads=1)
     return _ENCODERS[key]
 
 

@@ -1,7 +1,7 @@
 """Sentence embeddings, offline, with a content-hash cache.
 
 `SentenceTransformerEncoder` loads multilingual-e5-small from the folder `make install` builds
-(never from a hub); `load_encoder` picks it or the int8 ONNX export (knowledge/onnx_encoder.py). `EmbeddingCache` keys vectors by sha256(model, prompt, text), so rebuilding
+(never from a hub); `load_encoder` picks it or the ONNX export (knowledge/onnx_encoder.py). `EmbeddingCache` keys vectors by sha256(model, prompt, text), so rebuilding
 the index after one edited document only embeds what changed.
 """
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
+
+from knowledge.batching import encode_in_length_order
 
 
 class Encoder(Protocol):
@@ -44,24 +46,23 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 64,
                progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # sort by length so each batch pads little; that is most of the pipeline's speed
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+        def encode_batch(batch: list[str]) -> np.ndarray:
             with self._lock:
-                vecs = self._model.encode([texts[i] for i in idx], prompt_name=prompt,
-                                          normalize_embeddings=True, batch_size=batch_size,
-                                          convert_to_numpy=True, show_progress_bar=False)
-            out[idx] = vecs
-            if progress:
-                progress(len(idx))
-        return out
+                return self._model.encode(batch, prompt_name=prompt, normalize_embeddings=True,
+                                          batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+
+        return encode_in_length_order(texts, self.dim, batch_size, encode_batch, progress)
 
 
 def load_encoder(backend: str, torch_model_dir: Path, onnx_model_dir: Path, *,
                  threads: Optional[int] = None) -> Encoder:
-    """The shipped encoder: 'onnx' (int8 graph, ~5 ms/query, no torch) or 'torch' (sentence-transformers)."""
+    """The search encoder: 'onnx' (shipped: fp32 graph, ~13 ms/query, no torch) or 'torch' (sentence-transformers).
+
+    Also pins the process's OpenMP/BLAS pools to one thread (knowledge/threads.py): a process that
+    loads a search encoder is a search process, and those pools otherwise spin against the encoder."""
+    from knowledge.threads import limit_native_threads
+
+    limit_native_threads()
     if backend == "onnx":
         from knowledge.onnx_encoder import OnnxEncoder
 
