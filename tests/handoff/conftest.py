@@ -1,30 +1,15 @@
 """Fixtures for the hand-off tests: the application database on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
-import uuid
 from typing import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 import handoff.store  # noqa: F401  (declares the tables)
 import web.auth  # noqa: F401
 from storage.db import get_engine, metadata
-
-# explicit driver: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3 (psycopg2 is installed)
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-
-
-def _pg_available() -> bool:
-    try:
-        eng = create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with eng.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        eng.dispose()
-        return True
-    except Exception:
-        return False
+from tests.databases import pg_schema_engine
 
 
 def sqlite_engine(tmp_path) -> Engine:
@@ -34,23 +19,7 @@ def sqlite_engine(tmp_path) -> Engine:
 
 
 def pg_engine() -> Iterator[Engine]:
-    """A private schema per test, so parallel test runs and other suites never collide."""
-    if not _pg_available():
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    schema = f"handoff_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, pool_size=12, max_overflow=4,
-                           connect_args={"options": f"-csearch_path={schema}"})
-    metadata.create_all(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from pg_schema_engine("handoff", metadata.create_all, pool_size=12, max_overflow=4)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,11 +2,10 @@
 this machine's PostgreSQL (a private schema per test, dropped afterwards), and SM4 key rings."""
 from __future__ import annotations
 
-import uuid
 from typing import Iterator, NamedTuple
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 import handoff.store  # noqa: F401  (declares the tables on the shared metadata)
@@ -15,10 +14,10 @@ import quotes.audit  # noqa: F401
 import transcripts.tables  # noqa: F401
 import web.auth  # noqa: F401
 from storage.db import get_engine, metadata
+from tests.databases import pg_schema_engine
 from transcripts.crypto import KeyRing
 from transcripts.tracker_events import tracker_metadata
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 K1 = "k1:00112233445566778899aabbccddeeff"
 K2 = "k2:0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
@@ -29,17 +28,6 @@ class Dbs(NamedTuple):
     kind: str
 
 
-def _pg_available() -> bool:
-    try:
-        eng = create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with eng.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        eng.dispose()
-        return True
-    except Exception:
-        return False
-
-
 def sqlite_dbs(tmp_path) -> Dbs:
     app = get_engine(f"sqlite:///{tmp_path / 'app.db'}")
     metadata.create_all(app)
@@ -48,23 +36,18 @@ def sqlite_dbs(tmp_path) -> Dbs:
     return Dbs(app, tracker, "sqlite")
 
 
-def pg_dbs() -> Iterator[Dbs]:
-    if not _pg_available():
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    schema = f"privacy_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+def _app_and_tracker_tables(engine: Engine) -> None:
     metadata.create_all(engine)
-    tracker_metadata.create_all(engine)        # app DB and tracker store share the database, as in production
+    tracker_metadata.create_all(engine)  # app DB and tracker store share the database, as in production
+
+
+def pg_dbs() -> Iterator[Dbs]:
+    engines = pg_schema_engine("privacy", _app_and_tracker_tables)
+    engine = next(engines)
     try:
         yield Dbs(engine, engine, "postgresql")
     finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        engines.close()  # drops the schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
