@@ -137,11 +137,19 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         return await self._retrying("keys", lambda: super(ResilientSQLTrackerStore, self).keys())
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Stream to the event broker once per save, however often the database write is retried."""
+        """Stream this save's new events to the event broker, once however often the write is retried.
+
+        Rasa finds the new events by re-reading and replaying the whole session from the database
+        on every save (a second full tracker read per turn, growing with the conversation); the new
+        events are exactly the ones `save` is about to write, found with one COUNT query.
+        """
         state = _streamed.get()
         if state is not None and state.get("done"):
             return
-        await super().stream_events(tracker)
+        if self.event_broker is not None:
+            with self.session_scope() as session:
+                new_events = list(self._additional_events(session, tracker))
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
         if state is not None:
             state["done"] = True
 

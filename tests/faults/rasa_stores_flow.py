@@ -73,6 +73,7 @@ async def lock_store_flow(port: int) -> dict:
 
 async def tracker_store_flow(database_url: str, admin_url: str) -> dict:
     import psycopg2
+    from rasa.core.brokers.broker import EventBroker
     from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, TrackerStore
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import SlotSet, UserUttered
@@ -110,11 +111,22 @@ async def tracker_store_flow(database_url: str, admin_url: str) -> dict:
             result["user_events"] = [e.text for e in again.events if isinstance(e, UserUttered)]
         return result
 
+    class ListBroker(EventBroker):
+        """What the transcript broker would receive: every published event, in order."""
+
+        def __init__(self) -> None:
+            self.published: list = []
+
+        def publish(self, event: dict) -> None:
+            self.published.append([event["event"], event.get("text") or event.get("value")])
+
+    broker = ListBroker()
     ours = TrackerStore.create(EndpointConfig(url=database_url,
-                                              type="connectors.rasa_stores.ResilientSQLTrackerStore"), domain)
+                                              type="connectors.rasa_stores.ResilientSQLTrackerStore"), domain,
+                               event_broker=broker)
     plain = FailSafeTrackerStore(SQLTrackerStore(domain=domain, host=database_url))
     return {"ours_class": type(getattr(ours, "_tracker_store", ours)).__name__,
-            "ours": await exercise(ours), "rasa_plain": await exercise(plain)}
+            "ours": await exercise(ours), "rasa_plain": await exercise(plain), "ours_published": broker.published}
 
 
 def main() -> None:

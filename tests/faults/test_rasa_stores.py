@@ -5,6 +5,8 @@
 * ResilientSQLTrackerStore: every server connection killed (what a PostgreSQL restart does) between
   two turns -> the next read and write find the conversation. Rasa's plain SQL store, wrapped in
   Rasa's FailSafeTrackerStore as Rasa does, loses it: that is the fault this class exists for.
+  Each save streams exactly its new events to the event broker once (found by a COUNT, not by
+  re-reading the session as Rasa does).
 """
 from __future__ import annotations
 
@@ -44,3 +46,5 @@ def test_lock_and_tracker_stores_ride_out_faults():
     assert ours["killed"] >= 1 and ours["found"] and ours["product"] == "critical_illness"
     assert ours["user_events"] == ["重疾险", "那等待期呢"]
     assert plain["killed"] >= 1 and not plain["found"], plain     # Rasa alone: a blank conversation
+    # each save streams exactly its new events to the event broker, once, across the retried write
+    assert trackers["ours_published"] == [["user", "重疾险"], ["slot", "critical_illness"], ["user", "那等待期呢"]]
