@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any, Optional
 
 import httpx
@@ -24,6 +23,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge_client import KnowledgeUnavailable, search_knowledge
+from actions.web_client import web_client, web_url
 from handoff.card import build_card, infer_reason, question_for_suggestion
 from handoff.texts import UNAVAILABLE
 
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 ESCALATION_TIMEOUT_S = 4.0
 SUGGESTION_TIMEOUT_S = 2.5
 PAUSE_EVENTS: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
-
-
-def _web_url() -> str:
-    return os.environ.get("WEB_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
 async def _suggestion(question: Optional[str], product: Optional[str]) -> Optional[dict[str, Any]]:
@@ -48,8 +44,8 @@ async def _suggestion(question: Optional[str], product: Optional[str]) -> Option
 
 
 async def request_handoff(payload: dict[str, Any]) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=ESCALATION_TIMEOUT_S) as client:
-        resp = await client.post(f"{_web_url()}/api/handoff/escalations", json=payload)
+    resp = await web_client().post(f"{web_url()}/api/handoff/escalations", json=payload,
+                                   timeout=ESCALATION_TIMEOUT_S)
     resp.raise_for_status()
     return resp.json()
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any, Optional
 
 import httpx
 
+from actions.web_client import web_client, web_url
 from common.masking import redact_text
 
 log = logging.getLogger(__name__)
@@ -20,14 +20,9 @@ REPORT_TIMEOUT_S = 2.0
 _pending: set[asyncio.Task] = set()  # strong references until done (the loop keeps only weak ones)
 
 
-def _base_url() -> str:
-    return os.environ.get("WEB_URL", "http://127.0.0.1:8000").rstrip("/")
-
-
 async def _post(payload: dict[str, Any]) -> None:
     try:
-        async with httpx.AsyncClient(timeout=REPORT_TIMEOUT_S) as client:
-            await client.post(f"{_base_url()}/api/unanswered", json=payload)
+        await web_client().post(f"{web_url()}/api/unanswered", json=payload, timeout=REPORT_TIMEOUT_S)
     except httpx.HTTPError as exc:
         log.warning("unanswered question not reported", extra={"event": "answer.miss_report_failed",
                                                                "error": type(exc).__name__})
