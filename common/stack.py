@@ -21,6 +21,9 @@ from typing import IO, Optional
 from common.settings import REPO_ROOT, Settings, rasa_environment
 
 RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
+# Rasa with the project's run-time fixes installed first (connectors/rasa_speedups.py)
+RASA_LAUNCHER = REPO_ROOT / "scripts" / "run_rasa.py"
 APP_PYTHON = REPO_ROOT / ".venv-app" / "bin" / "python"
 MODEL_PATH = REPO_ROOT / "models" / "insurebot.tar.gz"
 
@@ -155,7 +158,7 @@ def service_environment(settings: Settings, base: Optional[dict] = None) -> dict
 
 def build_services(settings: Settings, model_path: Path = MODEL_PATH) -> list[Service]:
     rasa_cmd = [
-        str(RASA_BIN), "run", "--enable-api", "--port", str(settings.rasa_port),
+        str(RASA_PYTHON), str(RASA_LAUNCHER), "run", "--enable-api", "--port", str(settings.rasa_port),
         "--model", str(model_path), "--endpoints", str(REPO_ROOT / "endpoints.yml"),
         "--credentials", str(REPO_ROOT / "credentials.yml"), "--cors", "*",
         "--log-file", str(settings.var_dir / "logs" / f"rasa-{settings.rasa_port}.log"),

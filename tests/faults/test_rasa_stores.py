@@ -48,3 +48,26 @@ def test_lock_and_tracker_stores_ride_out_faults():
     assert plain["killed"] >= 1 and not plain["found"], plain     # Rasa alone: a blank conversation
     # each save streams exactly its new events to the event broker, once, across the retried write
     assert trackers["ours_published"] == [["user", "重疾险"], ["slot", "critical_illness"], ["user", "那等待期呢"]]
+
+
+@pytest.mark.skipif(not RASA_PYTHON.exists(), reason=".venv-rasa missing")
+def test_sqlite_tracker_file_uses_a_write_ahead_log(tmp_path):
+    """On one machine the tracker file is SQLite: WAL + synchronous=NORMAL (cheap commits, readers never block)."""
+    code = (
+        "import sqlalchemy as sa\n"
+        "from rasa.core.tracker_store import TrackerStore\n"
+        "from rasa.shared.core.domain import Domain\n"
+        "from rasa.utils.endpoints import EndpointConfig\n"
+        f"url = 'sqlite:///{tmp_path}/tracker.db'\n"
+        "store = TrackerStore.create(EndpointConfig(url=url, type='connectors.rasa_stores.ResilientSQLTrackerStore'),"
+        " Domain.empty())\n"
+        "store = getattr(store, '_tracker_store', store)\n"
+        "with store.engine.connect() as conn:\n"
+        "    print(conn.execute(sa.text('PRAGMA journal_mode')).scalar(), conn.execute(sa.text('PRAGMA synchronous')).scalar())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
+           "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    proc = subprocess.run([str(RASA_PYTHON), "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["wal", "1"]   # 1 = NORMAL

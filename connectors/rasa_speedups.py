@@ -1,0 +1,118 @@
+"""Run-time fixes for Rasa 3.6's hot path, applied by scripts/run_rasa.py before Rasa starts (Rasa venv).
+
+Measured with py-spy on the running stack, 10 users asking FAQ questions (Rasa CPU ~99 ms a turn before):
+
+1. Rasa checks every custom-action response with ``jsonschema.validate(result, schema)``. That call
+first validates the *schema itself* against the draft 2020-12 metaschema, then the response: the
+metaschema check was a third of Rasa's CPU per FAQ turn (py-spy, 10 users: ~33 ms of ~99 ms). The
+schema is a constant, so it is checked once here and one compiled validator is reused. Same
+errors, same messages: a response that fails still raises ``jsonschema.ValidationError`` with
+Rasa's hint appended.
+2. Loading a tracker turns each stored event into its class with ``Event.resolve_by_type``, which
+   walks every subclass of ``Event`` (recursively, with ``inspect.isabstract``) for every event: 60%
+   of the per-turn tracker read. A name -> class table gives the same class (the first match in
+   Rasa's own order), refreshed when a name is unknown (a subclass imported later); unknown names
+   still get Rasa's answer (``topic`` -> None, the default, or ValueError).
+
+3. Garbage collection: the loaded model (TensorFlow graphs, the domain, the ONNX featurizer) is
+   millions of long-lived objects that every full collection walks again; those pauses landed on
+   whatever line allocated (74% of a tracker read was one such line). After the model loads, one
+   ``gc.collect()`` and ``gc.freeze()`` move everything alive into the permanent generation, which
+   collections skip; conversation objects are collected as before.
+
+1 and 2 are checked against Rasa's own functions in tests/connectors/test_rasa_speedups.py.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+log = logging.getLogger(__name__)
+_INSTALLED = False
+
+
+@functools.lru_cache(maxsize=1)
+def _action_response_validator() -> Any:
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)        # what jsonschema.validate does on every call
+    return cls(schema)
+
+
+def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+    """RemoteAction._validate_action_result with a compiled validator (jsonschema.validate semantics)."""
+    from jsonschema import ValidationError
+    from jsonschema.exceptions import best_match
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = best_match(_action_response_validator().iter_errors(result))
+    if error is None:
+        return True
+    assert isinstance(error, ValidationError)
+    error.message += (
+        ". Failed to validate Action server response from API, make sure your response from the Action "
+        f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions")
+    raise error
+
+
+_EVENT_CLASSES: Dict[Text, Any] = {}
+_ORIGINAL_RESOLVE: List[Callable[..., Any]] = []
+
+
+def _refresh_event_classes() -> None:
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    table: Dict[Text, Any] = {}
+    for cls in rasa.shared.utils.common.all_subclasses(Event):
+        table.setdefault(cls.type_name, cls)     # the first match, as Rasa's loop returns
+    _EVENT_CLASSES.clear()
+    _EVENT_CLASSES.update(table)
+
+
+def _resolve_by_type(type_name: Text, default: Optional[Any] = None) -> Optional[Any]:
+    """Event.resolve_by_type through a name -> class table."""
+    cls = _EVENT_CLASSES.get(type_name)
+    if cls is None:
+        _refresh_event_classes()
+        cls = _EVENT_CLASSES.get(type_name)
+    if cls is not None:
+        return cls
+    return _ORIGINAL_RESOLVE[0](type_name, default)   # Rasa's answer for names no class has
+
+
+def _freeze_after(load: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Wrap rasa.core.run.load_agent_on_start: freeze the heap once the model is loaded."""
+
+    @functools.wraps(load)
+    async def load_agent_then_freeze(*args: Any, **kwargs: Any) -> Any:
+        agent = await load(*args, **kwargs)
+        gc.collect()
+        gc.freeze()
+        log.info("model loaded; %d objects frozen out of garbage collection", gc.get_freeze_count())
+        return agent
+
+    return load_agent_then_freeze
+
+
+def install() -> None:
+    """Patch Rasa in this process (idempotent)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    import rasa.core.run
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import Event
+
+    RemoteAction._validate_action_result = _validate_action_result
+    rasa.core.run.load_agent_on_start = _freeze_after(rasa.core.run.load_agent_on_start)
+    _ORIGINAL_RESOLVE.append(Event.resolve_by_type)
+    Event.resolve_by_type = staticmethod(_resolve_by_type)
+    _INSTALLED = True
+    log.info("rasa speed-ups installed: compiled action-response validator, event class table, "
+             "heap frozen after model load")
