@@ -14,6 +14,8 @@ from common.settings import REPO_ROOT  # noqa: E402
 CONTENT_DIR = REPO_ROOT / "knowledge" / "content"
 MODEL_DIR = REPO_ROOT / "var" / "models" / "e5-small"
 ONNX_DIR = REPO_ROOT / "var" / "models" / "e5-small-onnx"
+# content-hash keyed, so every test stack can share it: their web services start from a warm cache
+EMBEDDING_CACHE = REPO_ROOT / "var" / "cache" / "embeddings.sqlite"
 SHARED_CATALOGUE = REPO_ROOT.parent / "shared" / "catalogue"
 
 

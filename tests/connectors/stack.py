@@ -8,7 +8,8 @@ from typing import Dict, Optional
 import pytest
 
 from common.settings import REPO_ROOT, Settings, load_settings
-from common.stack import MODEL_PATH, RASA_BIN, Stack, start_stack
+from common.stack import MODEL_PATH, RASA_BIN, Stack, start_stack, wait_healthy
+from tests.conftest import EMBEDDING_CACHE
 
 RASA_PORT, ACTION_PORT, WEB_PORT = 15005, 15055, 18000
 RASA = f"http://127.0.0.1:{RASA_PORT}"
@@ -20,6 +21,7 @@ def stack_settings(var_dir: Path, action_server_url: Optional[str] = None) -> Se
         "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT), "WEB_PORT": str(WEB_PORT),
         "RASA_URL": RASA, "WEB_URL": WEB, "INSUREBOT_VAR_DIR": str(var_dir),
         "ACTION_SERVER_URL": action_server_url or f"http://127.0.0.1:{ACTION_PORT}/webhook",
+        "EMBEDDING_CACHE": str(EMBEDDING_CACHE),
     })
 
 
@@ -35,8 +37,15 @@ def start_test_stack(var_dir: Path, channel_env: Dict[str, str],
     # the embedding model is built once under the repository's var/, not in the test's var dir
     env.setdefault("EMBEDDING_MODEL_DIR", str(REPO_ROOT / "var" / "models" / "e5-small"))
     log = open(var_dir / "stack.log", "w", encoding="utf-8")
+    settings = stack_settings(var_dir, action_server_url)
     try:
-        return start_stack(stack_settings(var_dir, action_server_url), env=env, log_sink=log)
+        stack = start_stack(settings, env=env, log_sink=log)
+        try:
+            wait_healthy(settings)   # the knowledge index is built: tests never share the cores with that build
+        except Exception:
+            stack.stop()
+            raise
+        return stack
     except Exception:
         log.flush()
         print((var_dir / "stack.log").read_text(encoding="utf-8")[-5000:])
