@@ -233,6 +233,10 @@ class WeChatWebhook:
             if record is None:
                 return None
             if record.state == "done":
+                if record.delivery == "" and time.monotonic() > deadline:
+                    # the turn ended in time but this attempt woke late (a busy event loop): a passive
+                    # reply now would reach WeChat after it gave up; the owner sends it through the API
+                    return None
                 if record.delivery == "":
                     won = await asyncio.to_thread(self.ledger.claim_delivery, key, "passive")
                     record = won or await asyncio.to_thread(self.ledger.get, key)

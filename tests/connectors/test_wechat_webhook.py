@@ -288,6 +288,41 @@ def test_slow_turn_goes_out_once_through_customer_service(platform, sqlite_store
     assert platform.typing_events and platform.typing_events[0]["command"] == "Typing"
 
 
+class SlowDoneReadLedger(TurnLedger):
+    """Reading a finished turn takes 0.4 s: the waiting attempt learns of an answer that was ready in
+    time only after its deadline (what a busy event loop does to it under load)."""
+
+    def get(self, key):
+        record = super().get(key)
+        if record is not None and record.state == "done":
+            time.sleep(0.4)
+        return record
+
+    def claim_delivery(self, key, how):
+        if how == "custom":
+            time.sleep(0.3)    # the API fallback claims last: only the waiting attempt's choice decides
+        return super().claim_delivery(key, how)
+
+
+def test_answer_ready_in_time_but_seen_late_goes_through_customer_service(platform, sqlite_store):
+    """A passive reply written after the deadline would arrive after WeChat's 5 s: lost for the user."""
+    hook, bot, pusher = setup(platform, sqlite_store, bot=ScriptedBot(delay=0.1), deadline=0.3)
+    hook.ledger = SlowDoneReadLedger(sqlite_store)
+
+    async def scenario():
+        started = time.monotonic()
+        reply = await post(hook, pusher, pusher.text(OPENID, "忙的时候"))
+        elapsed = time.monotonic() - started
+        await hook.drain()
+        return reply, elapsed
+
+    reply, elapsed = asyncio.run(scenario())
+    assert elapsed > 0.3                       # the webhook really answered after its deadline
+    assert reply.body == "success"
+    assert platform.messages_to(OPENID) == ["回声：忙的时候"]
+    assert len(bot.calls) == 1
+
+
 def test_retry_waiting_while_the_turn_finishes_gets_the_passive_reply(platform, sqlite_store):
     hook, bot, pusher = setup(platform, sqlite_store, bot=ScriptedBot(delay=0.5), deadline=0.3)
 
