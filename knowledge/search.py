@@ -29,6 +29,7 @@ DENSE_CANDIDATE_ENTRIES = 120
 MAX_CANDIDATES = 25
 DEFAULT_THRESHOLD = 0.5
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+FOLLOW_UP_MARKERS = ("那", "这个", "这", "它", "该")   # 那等待期呢, 这个理赔要啥材料: about the product in context
 
 FEATURES = (
     "dense", "dense_gap", "dense_rank", "dense_mean3", "bm25", "bm25_rank", "bm25_entry", "is_clause",
@@ -267,7 +268,28 @@ class KnowledgeIndex:
 
     def search(self, query: str, top_k: int = 5, context_product: Optional[str] = None,
                mode: str = "full") -> SearchResult:
-        """mode: 'full' (shipped), 'dense' (nearest neighbour only) or 'bm25' (lexical only)."""
+        """mode: 'full' (shipped), 'dense' (nearest neighbour only) or 'bm25' (lexical only).
+
+        A product known only from earlier turns is a hint, not a filter: when the message names no
+        product, is no follow-up about it (那…呢, a clause topic like 等待期, 条款) and is not answerable
+        in that product's context, it is searched once more without it.
+        The re-ranker learned context only from clause follow-ups (那等待期呢), so a general question
+        in a product conversation (扣款失败了怎么办 after 百万医疗险) was refused before this.
+        """
+        result = self._search(query, top_k, context_product, mode)
+        if (mode == "full" and context_product and not result.answerable and result.reason == "low_confidence"
+                and result.product == context_product and not self._about_the_product(result.query)):
+            plain = self._search(query, top_k, None, mode)
+            if plain.answerable:
+                return plain
+        return result
+
+    def _about_the_product(self, text: str) -> bool:
+        """A follow-up about the product in context: 那…/这个…, a clause topic, or the contract text."""
+        return (text.startswith(FOLLOW_UP_MARKERS) or bool(self.vocab.sections_named(text))
+                or self.vocab.asks_for_clause(text))
+
+    def _search(self, query: str, top_k: int, context_product: Optional[str], mode: str) -> SearchResult:
         t0 = time.perf_counter()
         text = " ".join(query.split())[:MAX_QUERY_CHARS]
         qctx = QueryContext.parse(self.vocab, text, context_product)

@@ -44,6 +44,21 @@ def test_clause_hits_carry_product_section_and_a_citation(knowledge_index):
     assert hit.text.startswith(hit.citation.split("》")[1].split()[0])
 
 
+@pytest.mark.parametrize("query,expected", [
+    ("扣款失败了怎么办", "faq.payment.failed"),
+    ("可以按月交保费吗", "faq.payment.monthly"),
+    ("保单什么时候生效", "faq.purchase.effective_date"),
+    ("怎么修改受益人", "faq.policy.beneficiary"),
+])
+@pytest.mark.parametrize("context", ["medical_million", "typhoon"])
+def test_general_questions_are_answered_whatever_product_the_conversation_is_about(knowledge_index, query,
+                                                                                    expected, context):
+    """A product known from earlier turns must not turn a general FAQ question into 'I don't know'."""
+    result = knowledge_index.search(query, top_k=3, context_product=context)
+    assert result.hits[0].id == expected
+    assert result.answerable, result.confidence
+
+
 @pytest.mark.parametrize("query", ["车险怎么买", "社保断缴了怎么办", "惠民保和你们的有啥区别", "养老金每月能领多少"])
 def test_near_misses_are_not_answerable(knowledge_index, query):
     assert not knowledge_index.search(query).answerable
