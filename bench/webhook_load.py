@@ -43,6 +43,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
+from bench.procstat import pgrp_members, rss_mb  # noqa: E402
 from bench.wechat_webhook import (APP_ID, APP_SECRET, QUESTIONS, REPLY_WAIT_S, TOKEN,  # noqa: E402
                                   WECHAT_TIMEOUT_S)
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
@@ -83,33 +84,6 @@ def apology(texts: List[str]) -> Optional[str]:
 
 
 # ---- memory: RSS of each service's process group (a service may fork workers) ------------------
-def _pgrp_members(pgid: int) -> List[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-            fields = stat[stat.rindex(b")") + 2:].split()
-            if int(fields[2]) == pgid:          # state, ppid, pgrp
-                pids.append(int(entry))
-        except (OSError, ValueError, IndexError):
-            continue
-    return pids
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
-
-
 class MemorySampler(threading.Thread):
     """Every 10 s: RSS (MB) per service group, the load generator's own RSS and the 1-min load average."""
 
@@ -123,9 +97,9 @@ class MemorySampler(threading.Thread):
     def sample(self) -> Dict[str, Any]:
         row: Dict[str, Any] = {"t": time.time(), "phase": self.phase,
                                "loadavg_1m": round(os.getloadavg()[0], 2),
-                               "loadgen": round(_rss_mb(os.getpid()), 1)}
+                               "loadgen": round(rss_mb(os.getpid()), 1)}
         for name, pgid in self.groups.items():
-            row[name] = round(sum(_rss_mb(p) for p in _pgrp_members(pgid)), 1)
+            row[name] = round(sum(rss_mb(p) for p in pgrp_members(pgid)), 1)
         self.samples.append(row)
         return row
 

@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
+from bench.procstat import group_cpu_seconds  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
 from common.stack import start_stack, wait_healthy  # noqa: E402
 from tests.fakes.wechat_platform import FakeWeChatPlatform  # noqa: E402
@@ -137,7 +138,10 @@ async def rest_user(client: httpx.AsyncClient, rasa_url: str, tally: Tally, stop
 
 
 async def phase(kind: str, users: int, *, count: int = 0, seconds: float = 0.0, pusher=None, platform=None,
-                rasa_url: str = "", questions: List[str] = QUESTIONS) -> Dict[str, Any]:
+                rasa_url: str = "", questions: List[str] = QUESTIONS,
+                cpu_groups: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
+    """One closed-loop run; with ``cpu_groups`` ({service: pgid}) also the CPU each service spent per message."""
+    cpu_before = group_cpu_seconds(cpu_groups) if cpu_groups else {}
     tally = Tally()
     deliveries: Dict[str, List[int]] = {}
     limits = httpx.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
@@ -157,6 +161,14 @@ async def phase(kind: str, users: int, *, count: int = 0, seconds: float = 0.0, 
             tally.duplicated += max(0, passive + _custom_count(platform, openid) - answered)
     result = tally.summary(elapsed)
     result.update(channel=kind, users=users, question_set="greeting" if questions == GREETING else "faq")
+    if cpu_groups and result["sent"]:
+        spent = {name: used - cpu_before[name] for name, used in group_cpu_seconds(cpu_groups).items()}
+        result["cpu_ms_per_msg"] = {name: round(sec * 1000 / result["sent"], 1) for name, sec in spent.items()}
+        services = sum(sec for name, sec in spent.items() if name != "loadgen")
+        result["cpu_ms_per_msg"]["services"] = round(services * 1000 / result["sent"], 1)
+        # what 2 cores could carry if the services had them to themselves and used both fully
+        result["ceiling_msgs_per_s_2_cores"] = round(2 * result["sent"] / services, 1) if services else None
+        result["cores_busy"] = round(sum(spent.values()) / elapsed, 2)
     print(f"  {kind:6} users={users:2} sent={result['sent']:4} p50={result['latency_ms'].get('p50')} "
           f"p95={result['latency_ms'].get('p95')} msg/s={result['msgs_per_s']} lost={result['lost']} "
           f"dup={result['duplicated']}", flush=True)
@@ -203,9 +215,11 @@ def run(quick: bool, ports: Dict[str, int]) -> Dict[str, Any]:
                                                              platform=platform, rasa_url=rasa_url,
                                                              questions=GREETING)))
         seconds = 10.0 if quick else 60.0
+        groups = {svc.name: svc.process.pid for svc in stack.services if svc.process}
         for kind in ("wechat", "rest"):
             results["sustained"].append(asyncio.run(phase(kind, 10, seconds=seconds, pusher=pusher,
-                                                          platform=platform, rasa_url=rasa_url)))
+                                                          platform=platform, rasa_url=rasa_url,
+                                                          cpu_groups=groups)))
         time.sleep(3.0)
         results["late_customer_messages_total"] = len(platform.custom_messages)
         results["channel_only"] = channel_only()
@@ -278,6 +292,8 @@ def markdown(results: Dict[str, Any]) -> str:
                  r["msgs_per_s"], r["lost"], r["duplicated"]] for r in results.get("greeting", [])]
     sustained = [[r["channel"], r["users"], r["seconds"], r["sent"], r["msgs_per_s"], r["latency_ms"].get("p95"),
                   r["lost"], r["duplicated"]] for r in results["sustained"]]
+    cpu = [[r["channel"], *(r["cpu_ms_per_msg"].get(n, "-") for n in ("rasa", "actions", "web", "services", "loadgen")),
+            r["cores_busy"], r["ceiling_msgs_per_s_2_cores"]] for r in results["sustained"] if "cpu_ms_per_msg" in r]
     channel = [[r["store"], r["users"], r["messages"], r["answered"], r["msgs_per_s"], r["latency_ms"].get("p50"),
                 r["latency_ms"].get("p95")] for r in results.get("channel_only", [])]
     return "\n".join([
@@ -299,6 +315,14 @@ def markdown(results: Dict[str, Any]) -> str:
         "## Sustained throughput (FAQ questions)",
         "",
         md_table(["channel", "users", "seconds", "messages", "msgs/s", "p95 ms", "lost", "duplicated"], sustained),
+        "",
+        "## CPU per message during the sustained run (from /proc, each service's process group)",
+        "",
+        "The ceiling is 2 cores divided by the services' CPU per message: the most this stack could carry on "
+        "this machine if nothing else (the load generator included) used the cores and both were kept busy.",
+        "",
+        md_table(["channel", "rasa ms", "actions ms", "web ms", "services ms", "load generator ms",
+                  "cores busy", "ceiling msgs/s on 2 cores"], cpu),
         "",
         "## The channel alone (no Rasa: signature, AES both ways, XML, ledger; instant bot)",
         "",

@@ -14,7 +14,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Protocol, Union
+from typing import Iterator, List, Optional, Protocol, Union
 
 
 class KeyValueStore(Protocol):
@@ -23,6 +23,10 @@ class KeyValueStore(Protocol):
     def add(self, key: str, value: str, ttl_s: float) -> bool: ...
     def cas(self, key: str, expected: str, new: str, ttl_s: float) -> bool: ...
     def delete_if(self, key: str, expected: str) -> bool: ...
+    # an index: members ordered by a wall-clock score, each dropped ``ttl_s`` after its score
+    def track(self, index: str, member: str, score: float, ttl_s: float) -> None: ...
+    def tracked(self, index: str, max_score: float, limit: int = 200) -> List[str]: ...
+    def untrack(self, index: str, member: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -75,6 +79,20 @@ class RedisStore:
     def delete_if(self, key: str, expected: str) -> bool:
         return bool(self._delete_if(keys=[self._k(key)], args=[expected]))
 
+    # an index is a sorted set scored by time; members older than the ttl are dropped on each write
+    def track(self, index: str, member: str, score: float, ttl_s: float) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(self._k(index), "-inf", f"({time.time() - ttl_s}")
+        if score > time.time() - ttl_s:
+            pipe.zadd(self._k(index), {member: score})
+        pipe.execute()
+
+    def tracked(self, index: str, max_score: float, limit: int = 200) -> List[str]:
+        return list(self._redis.zrangebyscore(self._k(index), "-inf", max_score, start=0, num=limit))
+
+    def untrack(self, index: str, member: str) -> None:
+        self._redis.zrem(self._k(index), member)
+
     def close(self) -> None:
         self._redis.close()
 
@@ -96,6 +114,9 @@ class SqliteStore:
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
                 " expires REAL NOT NULL)")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS kv_index (name TEXT NOT NULL, member TEXT NOT NULL,"
+                " score REAL NOT NULL, expires REAL NOT NULL, PRIMARY KEY (name, member))")
 
     def _write(self, sql: str, params: tuple) -> int:
         with self._lock:
@@ -131,6 +152,21 @@ class SqliteStore:
 
     def delete_if(self, key: str, expected: str) -> bool:
         return self._write("DELETE FROM kv WHERE key = ? AND value = ?", (key, expected)) == 1
+
+    def track(self, index: str, member: str, score: float, ttl_s: float) -> None:
+        self._write("INSERT OR REPLACE INTO kv_index (name, member, score, expires) VALUES (?, ?, ?, ?)",
+                    (index, member, score, score + ttl_s))
+
+    def tracked(self, index: str, max_score: float, limit: int = 200) -> List[str]:
+        with self._lock:
+            self._conn.execute("DELETE FROM kv_index WHERE name = ? AND expires <= ?", (index, time.time()))
+            rows = self._conn.execute(
+                "SELECT member FROM kv_index WHERE name = ? AND score <= ? ORDER BY score LIMIT ?",
+                (index, max_score, limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def untrack(self, index: str, member: str) -> None:
+        self._write("DELETE FROM kv_index WHERE name = ? AND member = ?", (index, member))
 
     def close(self) -> None:
         with self._lock:
@@ -242,6 +278,24 @@ class FailoverStore:
         if ok and (deleted or not self._local_may_hold()):
             return bool(deleted)
         return self.local.delete_if(key, expected)
+
+    def track(self, index: str, member: str, score: float, ttl_s: float) -> None:
+        ok, _ = self._primary("track", index, member, score, ttl_s)
+        if not ok:
+            self.local.track(index, member, score, ttl_s)
+            self._wrote_locally(ttl_s)
+
+    def tracked(self, index: str, max_score: float, limit: int = 200) -> List[str]:
+        ok, members = self._primary("tracked", index, max_score, limit)
+        found = list(members) if ok else []  # type: ignore[call-overload]
+        if not ok or self._local_may_hold():
+            found += [m for m in self.local.tracked(index, max_score, limit) if m not in found]
+        return found[:limit]
+
+    def untrack(self, index: str, member: str) -> None:
+        self._primary("untrack", index, member)
+        if self._local_may_hold():
+            self.local.untrack(index, member)
 
     def close(self) -> None:
         for store in (self.primary, self.local):

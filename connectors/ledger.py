@@ -10,6 +10,11 @@ finds the lease expired takes the turn over instead of waiting for an answer nob
 takeover of a turn that was in fact still alive costs nothing: the Rasa turn runner checks the
 tracker for the message id under the conversation lock and replays the stored answer
 (:mod:`connectors.turn_guard`), and only the current owner's ``finish`` delivers.
+
+WeChat stops retrying once an attempt got ``success``: a process killed after acknowledging a slow
+turn would leave it with nobody to retry it. So owned turns are also listed in an index of open
+turns, with the message sealed in the record (SM4, :mod:`transcripts.crypto`); every replica sweeps
+that index and takes over (or delivers) what a dead owner left (``WeChatWebhook.recover_orphans``).
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ RECORD_TTL_S = 900.0
 # from a dead owner. The owner renews every LEASE_S / 4, so a live turn keeps its lease unless its
 # process stalls for seconds (then the takeover replays the answer; see the module docstring).
 LEASE_S = 4.0
+OPEN_TURNS = "open-turns"               # index of owned turns not yet delivered (for the orphan sweep)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class TurnRecord:
     outcome: str = ""                   # delivery result, e.g. sent, failed:45015
     owner: str = ""                     # process running the turn (empty: written by an older version)
     lease_until: float = 0.0            # wall-clock; 0 = no lease (never taken over)
+    sealed: str = ""                    # the message's XML fields, SM4-encrypted (orphan recovery)
 
     def dump(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -55,14 +62,29 @@ class TurnLedger:
         self.store = store
         self.ttl_s = ttl_s
 
-    def claim(self, key: str, waiting_until: float, owner: str = "",
-              lease_s: float = LEASE_S) -> Tuple[bool, Optional[TurnRecord]]:
-        """(True, record) if this caller owns the turn; (False, current record) for a duplicate."""
+    def claim(self, key: str, waiting_until: float, owner: str = "", lease_s: float = LEASE_S,
+              sealed: str = "") -> Tuple[bool, Optional[TurnRecord]]:
+        """(True, record) if this caller owns the turn; (False, current record) for a duplicate.
+
+        With ``sealed`` (the message, encrypted) the turn is listed among the open turns, so that
+        another process can finish it if this one dies after acknowledging it.
+        """
+        now = time.time()
         record = TurnRecord(waiting_until=waiting_until, owner=owner,
-                            lease_until=time.time() + lease_s if owner else 0.0)
+                            lease_until=now + lease_s if owner else 0.0, sealed=sealed)
         if self.store.add(key, record.dump(), self.ttl_s):
+            if sealed:
+                self.store.track(OPEN_TURNS, key, now, self.ttl_s)
             return True, record
         return False, self.get(key)
+
+    def open_turns(self, claimed_before: float, limit: int = 200) -> List[str]:
+        """Keys of turns claimed before ``claimed_before`` that nobody has marked delivered yet."""
+        return self.store.tracked(OPEN_TURNS, claimed_before, limit)
+
+    def close_turn(self, key: str) -> None:
+        """The turn's answer is out (or decided): drop it from the open turns."""
+        self.store.untrack(OPEN_TURNS, key)
 
     def get(self, key: str) -> Optional[TurnRecord]:
         raw = self.store.get(key)

@@ -42,6 +42,7 @@ from connectors.replies import split_utf8, texts_from_bot
 from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_api import OfficialAccountApi
 from connectors.wechat_webhook import HttpReply, WeChatWebhook
+from transcripts.crypto import KeyConfigError, KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -130,25 +131,51 @@ class WeChatInput(InputChannel):
             self._api = OfficialAccountApi(self.config, self._shared_store())
         return self._api
 
+    def _keyring(self) -> Optional[KeyRing]:
+        """The transcript keys seal messages in the ledger (orphan recovery); without them, no recovery."""
+        try:
+            return KeyRing.from_settings(self.settings)
+        except KeyConfigError as exc:
+            log.error("orphaned WeChat turns will not be recovered", extra={"event": "wechat.no_recovery",
+                                                                            "reason": str(exc)})
+            return None
+
     def get_output_channel(self) -> Optional[OutputChannel]:
         api = self._outbound_api()
         return WeChatOutput(api) if api is not None else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("wechat_webhook", __name__)
-        holder: Dict[str, WeChatWebhook] = {}
+        holder: Dict[str, Any] = {}
 
-        def webhook(request: Request) -> WeChatWebhook:
-            # built on first use: no files or connections are opened while Rasa loads channels
+        def hook_for(app: Any) -> WeChatWebhook:
+            # built when the server starts (or on first use): nothing is opened while Rasa loads channels
             if "hook" not in holder:
                 configured = not self.config.problems()
-                app = request.app
                 holder["hook"] = WeChatWebhook(
                     self.config, TurnLedger(self._shared_store()) if configured else None,
                     guarded_turn_runner(lambda: getattr(app.ctx, "agent", None), on_new_message, self.name()),
                     self._outbound_api() if configured else None,
-                    limiter=open_limiter(self.settings, self.name()))
+                    limiter=open_limiter(self.settings, self.name()),
+                    keyring=self._keyring() if configured else None)
             return holder["hook"]
+
+        def webhook(request: Request) -> WeChatWebhook:
+            return hook_for(request.app)
+
+        @bp.listener("after_server_start")
+        async def start_orphan_sweep(app: Any, loop: Any) -> None:
+            hook = hook_for(app)
+            if hook.ledger is None or hook.keyring is None:
+                return
+
+            async def sweep_once_the_model_is_loaded() -> None:
+                # a recovered turn must run on the model, not answer "not ready" to the user
+                while not _agent_ready(app):
+                    await asyncio.sleep(1.0)
+                await hook.sweep_orphans_forever()
+
+            holder["sweep"] = loop.create_task(sweep_once_the_model_is_loaded())
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -166,6 +193,11 @@ class WeChatInput(InputChannel):
             return _to_sanic(await webhook(request).receive(query_of(request), body))
 
         return bp
+
+
+def _agent_ready(app: Any) -> bool:
+    agent = getattr(app.ctx, "agent", None)
+    return agent is not None and agent.is_ready()
 
 
 def _to_sanic(reply: HttpReply) -> HTTPResponse:

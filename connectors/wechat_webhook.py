@@ -7,6 +7,8 @@ turn, across WeChat's retries and across replicas (see :mod:`connectors.ledger`)
 
 A turn whose owner dies (the process is killed between receiving and answering) is taken over by
 WeChat's next retry once the owner's lease in the ledger has expired; see :mod:`connectors.ledger`.
+When the owner had already acknowledged with ``success`` there is no retry: ``recover_orphans``
+(run every few seconds by every replica) finishes such turns and sends the answer through the API.
 
 The Rasa channel (:mod:`connectors.wechat_channel`) is a thin adapter around this class; tests
 drive it directly with any ``run_turn`` coroutine.
@@ -14,6 +16,7 @@ drive it directly with any ``run_turn`` coroutine.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -34,6 +37,7 @@ from connectors.replies import delivery_plan, texts_from_bot
 from connectors.security import Rejected, check_body_size, verify_msg_signature, verify_signature
 from connectors.wechat_api import NOT_RETRIED, OfficialAccountApi
 from connectors.wxxml import parse_xml, render_text_reply
+from transcripts.crypto import DecryptionError, KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +68,10 @@ class WeChatWebhook:
     """Authentication, exactly-once turns and reply delivery for one Official Account."""
 
     def __init__(self, config: WeChatConfig, ledger: Optional[TurnLedger], run_turn: RunTurn,
-                 api: Optional[OfficialAccountApi] = None, limiter: Optional[RateLimiter] = None) -> None:
+                 api: Optional[OfficialAccountApi] = None, limiter: Optional[RateLimiter] = None,
+                 keyring: Optional[KeyRing] = None) -> None:
         self.config = config
+        self.keyring = keyring      # seals messages in the ledger for orphan recovery (None: no recovery)
         self.limiter = limiter
         self.ledger = ledger
         self.run_turn = run_turn
@@ -112,7 +118,7 @@ class WeChatWebhook:
         waiting_until = time.time() + (deadline - time.monotonic())
         try:
             owner, record = await asyncio.to_thread(self.ledger.claim, key, waiting_until, self.instance,
-                                                    self.lease_s)
+                                                    self.lease_s, self._seal(key, msg, plan))
         except Exception as exc:   # store down: answer anyway rather than lose the message
             log.error("dedupe store unavailable; answering without exactly-once",
                       extra={"event": "wechat.store_down", "error": type(exc).__name__})
@@ -271,6 +277,85 @@ class WeChatWebhook:
         inflight.task = self._spawn(self._run(key, msg, plan, inflight))
         return True
 
+    # ---- orphans: turns acknowledged with success whose owner died -----------------------------
+    def _seal(self, key: str, msg: Inbound, plan: Plan) -> str:
+        """The message's fields encrypted for the ledger, so another process can finish the turn."""
+        if self.keyring is None or not plan.deliver:
+            return ""
+        return self.keyring.encrypt(json.dumps(msg.fields, ensure_ascii=False), key.encode("utf-8"))
+
+    def _unseal(self, key: str, sealed: str) -> Optional[Inbound]:
+        if self.keyring is None or not sealed:
+            return None
+        try:
+            return parse_inbound(json.loads(self.keyring.decrypt(sealed, key.encode("utf-8"))))
+        except (DecryptionError, InvalidMessage, ValueError) as exc:
+            log.error("open turn cannot be recovered", extra={"event": "wechat.orphan_unreadable",
+                                                              "error": type(exc).__name__})
+            return None
+
+    async def _close_turn(self, key: str) -> None:
+        if self.keyring is None:
+            return
+        try:
+            await asyncio.to_thread(self.ledger.close_turn, key)
+        except Exception as exc:   # the sweep closes it later
+            log.warning("open turn not closed", extra={"event": "wechat.close_failed", "error": type(exc).__name__})
+
+    async def recover_orphans(self) -> int:
+        """One sweep over the open turns: finish those whose owner died after answering ``success``.
+
+        A turn is an orphan when no HTTP attempt waits for it any more (``waiting_until`` passed) and
+        its owner stopped renewing its lease (running), or it finished but was never delivered. The
+        takeover runs the turn here (Rasa replays a turn it already processed) and the answer goes
+        out through the customer-service API; compare-and-set in the ledger keeps it to one delivery.
+        Returns how many turns this sweep recovered.
+        """
+        if self.ledger is None or self.keyring is None:
+            return 0
+        now = time.time()
+        recovered = 0
+        for key in await asyncio.to_thread(self.ledger.open_turns, now - self.lease_s):
+            if key in self._inflight:
+                continue
+            record = await asyncio.to_thread(self.ledger.get, key)
+            if record is None or (record.state == "done" and record.delivery):
+                await self._close_turn(key)
+                continue
+            if record.waiting_until + self.lease_s > now:
+                continue      # an attempt is (or was just) waiting: retries and the owner handle it
+            if record.state == "running":
+                if not 0 < record.lease_until < now:
+                    continue  # the owner is alive
+                msg = self._unseal(key, record.sealed)
+                if msg is None:
+                    await self._close_turn(key)
+                elif await self._take_over(key, msg, plan_for(msg)):
+                    log.warning("orphaned turn recovered", extra={"event": "wechat.orphan_recovered",
+                                                                   "state": "running", "user": pseudonym(msg.openid)})
+                    recovered += 1
+                continue
+            # finished, never delivered: its owner died between the turn and the send
+            msg = self._unseal(key, record.sealed)
+            if msg is not None and await asyncio.to_thread(self.ledger.claim_delivery, key, "custom"):
+                passive, custom = delivery_plan(record.texts)
+                log.warning("orphaned answer delivered", extra={"event": "wechat.orphan_recovered",
+                                                                "state": "done", "user": pseudonym(msg.openid)})
+                await self._send_custom(key, msg.openid, custom or ([passive] if passive else []))
+                recovered += 1
+            await self._close_turn(key)
+        return recovered
+
+    async def sweep_orphans_forever(self, every_s: float = 2.0) -> None:
+        """Background task of each replica (the Rasa channel starts it with the server)."""
+        while True:
+            try:
+                await self.recover_orphans()
+            except Exception as exc:   # store down: try again next round
+                log.warning("orphan sweep failed", extra={"event": "wechat.sweep_failed",
+                                                          "error": type(exc).__name__})
+            await asyncio.sleep(every_s)
+
     # ---- running the turn ------------------------------------------------------------------
     async def _run(self, key: str, msg: Inbound, plan: Plan, inflight: _Inflight) -> None:
         heartbeat = self._spawn(self._renew_lease(key))
@@ -289,6 +374,7 @@ class WeChatWebhook:
                 await self._send_custom(key, msg.openid, custom)
             elif delivery == "":
                 await self._fallback_delivery(key, msg.openid, passive or "")
+            await self._close_turn(key)
         except Exception:  # never let a background task die silently
             log.exception("turn failed", extra={"event": "wechat.turn_failed", "kind": plan.kind})
         finally:

@@ -96,6 +96,34 @@ def test_ledger_lifecycle(store):
     assert final.state == "done" and final.texts == ["答案"] and final.outcome == "sent"
 
 
+def test_index_lists_members_up_to_a_score_oldest_first(store):
+    now = time.time()
+    store.track("open", "late", now, 60)
+    store.track("open", "early", now - 10, 60)
+    store.track("other", "elsewhere", now - 10, 60)
+    assert store.tracked("open", now - 5) == ["early"]
+    assert store.tracked("open", now + 1) == ["early", "late"]
+    assert store.tracked("open", now + 1, limit=1) == ["early"]
+    store.untrack("open", "early")
+    store.untrack("open", "never-tracked")
+    assert store.tracked("open", now + 1) == ["late"]
+    store.track("open", "stale", now - 120, 60)          # older than its ttl: dropped, never listed
+    assert store.tracked("open", now + 1) == ["late"]
+
+
+def test_ledger_lists_sealed_turns_until_closed(store):
+    ledger = TurnLedger(store)
+    claimed_at = time.time()
+    assert ledger.claim("sealed", claimed_at + 4, "owner-a", sealed="ciphertext")[0]
+    assert ledger.claim("plain", claimed_at + 4, "owner-a")[0]        # nothing to recover it from
+    assert not ledger.claim("sealed", claimed_at + 9, "owner-b", sealed="other")[0]
+    assert ledger.open_turns(claimed_at - 1) == []
+    assert ledger.open_turns(time.time() + 1) == ["sealed"]
+    assert ledger.get("sealed").sealed == "ciphertext"
+    ledger.close_turn("sealed")
+    assert ledger.open_turns(time.time() + 1) == []
+
+
 # ---- shared access token -----------------------------------------------------------------
 def _config(platform) -> WeChatConfig:
     return WeChatConfig(token="t", app_id=APP_ID, app_secret=APP_SECRET, api_base_url=platform.base_url)

@@ -8,7 +8,7 @@ Started once for the module on 32005/32055/35000 (base offset 27000) with:
 * a private copy of knowledge/content (the failed-publish test corrupts a file in it),
 * the fake WeChat platform; the `wechat` channel in safe (AES) mode.
 
-Order matters only for speed: the crash test restarts Rasa and runs last.
+Order matters only for speed: the two crash tests restart Rasa and run last.
 """
 from __future__ import annotations
 
@@ -319,6 +319,31 @@ def test_crash_before_the_reply_then_wechat_retry_runs_the_turn_once(env):
     assert replayed == shown, (replayed, shown)
     assert user_texts(env.rasa, user) == [FAQ, "客服几点上班"]
     assert "wechat.replayed" in env.logs()
+
+
+def test_crash_after_acknowledging_then_the_restarted_replica_delivers_once(env):
+    """The turn outlives WeChat's 4-s wait (\"success\", so WeChat never retries), then Rasa is killed.
+
+    Nobody will push that message again: the restarted replica's orphan sweep finds the turn in the
+    ledger (the message sealed with SM4), runs it and sends the answer through the customer-service API.
+    """
+    user = new_user()
+    fields = env.pusher.text(user, FAQ)
+    env.stack.kill("actions", signal.SIGSTOP)           # the turn hangs past the passive deadline
+    try:
+        attempt = env.pusher.post_raw(*env.pusher.build(fields), timeout=10)
+        assert (attempt.status, attempt.body) == (200, "success"), attempt
+        env.stack.kill("rasa")                           # kill -9 while the acknowledged turn runs
+    finally:
+        env.stack.kill("actions", signal.SIGCONT)
+    assert env.platform.messages_to(user) == []
+    env.stack.restart("rasa", ready_timeout=400)
+    assert env.platform.wait_for(lambda p: p.messages_to(user), 90), "the orphaned turn was never answered"
+    time.sleep(3.0)                                      # a second delivery would show up by now
+    answers = env.platform.messages_to(user)
+    assert len(answers) == 1 and FAQ_MARK in answers[0], answers
+    assert user_texts(env.rasa, user) == [FAQ]
+    assert "wechat.orphan_recovered" in env.logs()
 
 
 def _post_quietly(pusher: WeChatPusher, params: dict, body: bytes):

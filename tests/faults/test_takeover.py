@@ -1,4 +1,5 @@
-"""A WeChat turn whose owner died is taken over by the next retry; a live owner keeps its turn.
+"""A WeChat turn whose owner died is taken over by the next retry (or, when the owner had already
+acknowledged with ``success`` and WeChat will not retry, by the orphan sweep); a live owner keeps its turn.
 
 The webhook with a scripted bot and the real SQLite ledger (no Rasa): the lease rules of
 connectors/ledger.py and who delivers. The Rasa side (the tracker check that makes a wrongful
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 from typing import Any, Dict, List
 
 import pytest
@@ -16,8 +18,10 @@ import pytest
 from connectors.config import WeChatConfig
 from connectors.kvstore import SqliteStore
 from connectors.ledger import TurnLedger, TurnRecord
+from connectors.messages import parse_inbound, plan_for
 from connectors.wechat_api import OfficialAccountApi
 from connectors.wechat_webhook import WeChatWebhook
+from transcripts.crypto import KeyRing
 from tests.fakes.wechat_platform import FakeWeChatPlatform
 from tests.fakes.wechat_pusher import WeChatPusher
 
@@ -53,7 +57,8 @@ def store(tmp_path):
 def hook_for(platform, store, bot, *, deadline: float = 1.0, lease_s: float = 0.4) -> WeChatWebhook:
     cfg = WeChatConfig(token=TOKEN, app_id=APP_ID, app_secret=APP_SECRET, api_base_url=platform.base_url,
                        passive_deadline_s=deadline)
-    hook = WeChatWebhook(cfg, TurnLedger(store), bot, OfficialAccountApi(cfg, store))
+    hook = WeChatWebhook(cfg, TurnLedger(store), bot, OfficialAccountApi(cfg, store),
+                         keyring=KeyRing.development())
     hook.lease_s = lease_s
     return hook
 
@@ -183,3 +188,102 @@ def test_records_of_older_versions_are_never_taken_over(platform, store):
         return reply
 
     assert asyncio.run(scenario()).body == "success" and bot.calls == []
+
+
+# ---- orphans: acknowledged with success, then the owner died (WeChat does not retry) ---------------
+def orphan_record(store, hook: WeChatWebhook, fields: Dict[str, Any], **changes: Any) -> str:
+    """What a process killed after answering ``success`` leaves in the ledger for ``fields``."""
+    msg = parse_inbound({k: str(v) for k, v in fields.items()})
+    key = msg.dedupe_key
+    claimed = time.time() - 10
+    record = TurnRecord(waiting_until=claimed + 4, owner="killed-process", lease_until=claimed + 4,
+                        sealed=hook._seal(key, msg, plan_for(msg)))
+    store.add(key, replace(record, **changes).dump(), 900)
+    store.track("open-turns", key, claimed, 900)
+    return key
+
+
+def test_sweep_finishes_a_turn_whose_owner_died_after_acknowledging(platform, store):
+    bot = Bot()
+    hook = hook_for(platform, store, bot)
+    pusher = WeChatPusher("http://unused", TOKEN, APP_ID)
+    openid = user(platform)
+    key = orphan_record(store, hook, pusher.text(openid, "等待期多久"))
+
+    async def scenario():
+        first = await hook.recover_orphans()
+        await hook.drain()
+        return first, await hook.recover_orphans()
+
+    first, second = asyncio.run(scenario())
+    assert (first, second) == (1, 0)
+    assert bot.calls == [key]
+    assert platform.messages_to(openid) == ["答：等待期多久"]
+    record = TurnLedger(store).get(key)
+    assert record.state == "done" and record.delivery == "custom" and record.outcome == "sent"
+    assert TurnLedger(store).open_turns(time.time() + 1) == []
+
+
+def test_sweep_delivers_an_answer_whose_owner_died_before_sending(platform, store):
+    bot = Bot()
+    hook = hook_for(platform, store, bot)
+    pusher = WeChatPusher("http://unused", TOKEN, APP_ID)
+    openid = user(platform)
+    key = orphan_record(store, hook, pusher.text(openid, "犹豫期"), state="done", texts=["犹豫期15天"])
+    assert asyncio.run(hook.recover_orphans()) == 1
+    assert bot.calls == []                                   # the stored answer, not a second turn
+    assert platform.messages_to(openid) == ["犹豫期15天"]
+    assert asyncio.run(hook.recover_orphans()) == 0
+    assert platform.messages_to(openid) == ["犹豫期15天"]
+
+
+def test_sweeps_of_two_replicas_recover_an_orphan_once(platform, store):
+    bot_a, bot_b = Bot(delay=0.2), Bot(delay=0.2)
+    hook_a, hook_b = hook_for(platform, store, bot_a), hook_for(platform, store, bot_b)
+    pusher = WeChatPusher("http://unused", TOKEN, APP_ID)
+    openid = user(platform)
+    orphan_record(store, hook_a, pusher.text(openid, "两个副本"))
+
+    async def scenario():
+        counts = await asyncio.gather(hook_a.recover_orphans(), hook_b.recover_orphans())
+        await asyncio.gather(hook_a.drain(), hook_b.drain())
+        return counts
+
+    assert sorted(asyncio.run(scenario())) == [0, 1]
+    assert len(bot_a.calls) + len(bot_b.calls) == 1
+    assert platform.messages_to(openid) == ["答：两个副本"]
+
+
+def test_sweep_leaves_a_live_slow_owner_alone(platform, store):
+    """Acknowledged with success while the turn goes on: the owner renews its lease, nobody takes over."""
+    bot_a, bot_b = Bot(delay=1.5), Bot()
+    hook_a = hook_for(platform, store, bot_a, deadline=0.2, lease_s=0.4)
+    hook_b = hook_for(platform, store, bot_b, lease_s=0.4)
+    pusher = WeChatPusher("http://unused", TOKEN, APP_ID, platform=platform)
+    openid = user(platform)
+    fields = pusher.text(openid, "慢慢来")
+
+    async def scenario():
+        first = await post(hook_a, pusher, fields)
+        recovered = 0
+        for _ in range(12):                                   # sweeps every 0.1 s while A's turn runs
+            recovered += await hook_b.recover_orphans()
+            await asyncio.sleep(0.1)
+        await hook_a.drain()
+        return first, recovered
+
+    first, recovered = asyncio.run(scenario())
+    assert first.body == "success" and recovered == 0 and bot_b.calls == []
+    assert platform.messages_to(openid) == ["答：慢慢来"]
+    assert TurnLedger(store).open_turns(time.time() + 1) == []     # the owner closed its turn
+
+
+def test_unreadable_sealed_message_is_dropped_not_retried_forever(platform, store):
+    bot = Bot()
+    hook = hook_for(platform, store, bot)
+    pusher = WeChatPusher("http://unused", TOKEN, APP_ID)
+    openid = user(platform)
+    orphan_record(store, hook, pusher.text(openid, "被篡改"), sealed="sm4gcm1.dev-only.AAAA")
+    assert asyncio.run(hook.recover_orphans()) == 0
+    assert bot.calls == [] and platform.messages_to(openid) == []
+    assert TurnLedger(store).open_turns(time.time() + 1) == []
