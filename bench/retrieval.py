@@ -3,7 +3,7 @@ latency, index build times and scaling. Writes bench/results/retrieval.json + re
 
 usage: .venv-app/bin/python bench/retrieval.py [--calibrate] [--sizes 10000,100000] [--skip-rasa] [--scaling-only]
 --calibrate chooses the answerable threshold on the dev set and writes knowledge/calibration.json.
---scaling-only runs just the cold builds (100k chunks take about an hour on 2 cores) -> retrieval_scaling.*
+--scaling-only runs just the cold builds (100k chunks: ~29 min on a quiet 2-core machine) -> retrieval_scaling.*
 """
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--skip-rasa", action="store_true")
     parser.add_argument("--backend", choices=["onnx", "torch"], help="encoder (default: EMBEDDING_BACKEND)")
     parser.add_argument("--scaling-only", action="store_true",
-                        help="only the cold builds of --sizes (an hour for 100k here) -> retrieval_scaling.*")
+                        help="only the cold builds of --sizes (~29 min for 100k here) -> retrieval_scaling.*")
     args = parser.parse_args()
 
     settings = load_settings()

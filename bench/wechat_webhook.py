@@ -4,7 +4,8 @@ Starts the real stack (Rasa, actions, web) with the Official Account channel in 
 pointed at the fake WeChat platform, then plays WeChat users with the independent pusher:
 - latency p50/p95 at 1, 10 and 50 concurrent users (closed loop, FAQ questions), measured from
   the push to the reply the user sees (passive reply, or a customer-service message if later);
-- messages per second sustained for 60 s (10 concurrent users);
+- messages per second sustained for 60 s (10 concurrent users; conversations of 8 messages, then the same
+  10 users for the whole 60 s);
 - lost replies (none within 15 s) and duplicated replies (a message answered twice);
 the same questions through ``/webhooks/rest/webhook`` for comparison.
 
@@ -40,6 +41,7 @@ QUESTIONS = ["百万医疗险等待期多久", "怎么申请理赔", "理赔需�
              "可以按月交保费吗", "保单什么时候生效", "扣款失败了怎么办", "台风险怎么赔"]
 GREETING = ["你好"]          # fixed response, no custom action: isolates channel + Rasa core
 REPLY_WAIT_S = 15.0
+CONVERSATION_MESSAGES = 8    # sustained run: messages per user before the next user takes the slot
 WECHAT_TIMEOUT_S = 5.0
 APP_ID, APP_SECRET, TOKEN = "wxbench000000001", "bench-secret", "bench-token"
 
@@ -75,13 +77,17 @@ def _first_custom_after(platform: FakeWeChatPlatform, openid: str, since: float)
 
 async def wechat_user(client: httpx.AsyncClient, pusher: WeChatPusher, platform: FakeWeChatPlatform,
                       tally: Tally, stop_at: Optional[float], count: int, questions: List[str],
-                      deliveries: Dict[str, List[int]]) -> None:
-    """One user, closed loop. deliveries[openid] = [answered, passive] for the duplicate count."""
-    openid = "oBench_" + uuid.uuid4().hex[:12]
-    platform.user_interacted(openid)
-    stats = deliveries.setdefault(openid, [0, 0])
+                      deliveries: Dict[str, List[int]], conversation: int = 0) -> None:
+    """One user slot, closed loop. deliveries[openid] = [answered, passive] for the duplicate count.
+
+    ``conversation`` > 0: after that many messages the slot is taken by a new user (a fresh OpenID).
+    """
     i = 0
     while (stop_at is None and i < count) or (stop_at is not None and time.monotonic() < stop_at):
+        if i == 0 or (conversation and i % conversation == 0):
+            openid = "oBench_" + uuid.uuid4().hex[:12]
+            platform.user_interacted(openid)
+            stats = deliveries.setdefault(openid, [0, 0])
         question = questions[i % len(questions)]
         i += 1
         params, body = pusher.build(pusher.text(openid, question))
@@ -117,10 +123,11 @@ async def wechat_user(client: httpx.AsyncClient, pusher: WeChatPusher, platform:
 
 
 async def rest_user(client: httpx.AsyncClient, rasa_url: str, tally: Tally, stop_at: Optional[float],
-                    count: int, questions: List[str]) -> None:
-    sender = "bench_rest_" + uuid.uuid4().hex[:12]
+                    count: int, questions: List[str], conversation: int = 0) -> None:
     i = 0
     while (stop_at is None and i < count) or (stop_at is not None and time.monotonic() < stop_at):
+        if i == 0 or (conversation and i % conversation == 0):
+            sender = "bench_rest_" + uuid.uuid4().hex[:12]
         question = questions[i % len(questions)]
         i += 1
         tally.sent += 1
@@ -139,8 +146,9 @@ async def rest_user(client: httpx.AsyncClient, rasa_url: str, tally: Tally, stop
 
 async def phase(kind: str, users: int, *, count: int = 0, seconds: float = 0.0, pusher=None, platform=None,
                 rasa_url: str = "", questions: List[str] = QUESTIONS,
-                cpu_groups: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
-    """One closed-loop run; with ``cpu_groups`` ({service: pgid}) also the CPU each service spent per message."""
+                cpu_groups: Optional[Dict[str, int]] = None, conversation: int = 0) -> Dict[str, Any]:
+    """One closed-loop run; with ``cpu_groups`` ({service: pgid}) also the CPU each service spent per message;
+    ``conversation`` > 0: each user slot starts a new user's conversation every that many messages."""
     cpu_before = group_cpu_seconds(cpu_groups) if cpu_groups else {}
     tally = Tally()
     deliveries: Dict[str, List[int]] = {}
@@ -149,10 +157,11 @@ async def phase(kind: str, users: int, *, count: int = 0, seconds: float = 0.0, 
         stop_at = time.monotonic() + seconds if seconds else None
         started = time.monotonic()
         if kind == "wechat":
-            jobs = [wechat_user(client, pusher, platform, tally, stop_at, count, questions, deliveries)
-                    for _ in range(users)]
+            jobs = [wechat_user(client, pusher, platform, tally, stop_at, count, questions, deliveries,
+                                conversation) for _ in range(users)]
         else:
-            jobs = [rest_user(client, rasa_url, tally, stop_at, count, questions) for _ in range(users)]
+            jobs = [rest_user(client, rasa_url, tally, stop_at, count, questions, conversation)
+                    for _ in range(users)]
         await asyncio.gather(*jobs)
         elapsed = time.monotonic() - started
     if kind == "wechat":
@@ -160,7 +169,8 @@ async def phase(kind: str, users: int, *, count: int = 0, seconds: float = 0.0, 
         for openid, (answered, passive) in deliveries.items():
             tally.duplicated += max(0, passive + _custom_count(platform, openid) - answered)
     result = tally.summary(elapsed)
-    result.update(channel=kind, users=users, question_set="greeting" if questions == GREETING else "faq")
+    result.update(channel=kind, users=users, question_set="greeting" if questions == GREETING else "faq",
+                  conversation=conversation or "whole run")
     if cpu_groups and result["sent"]:
         spent = {name: used - cpu_before[name] for name, used in group_cpu_seconds(cpu_groups).items()}
         result["cpu_ms_per_msg"] = {name: round(sec * 1000 / result["sent"], 1) for name, sec in spent.items()}
@@ -216,10 +226,13 @@ def run(quick: bool, ports: Dict[str, int]) -> Dict[str, Any]:
                                                              questions=GREETING)))
         seconds = 10.0 if quick else 60.0
         groups = {svc.name: svc.process.pid for svc in stack.services if svc.process}
-        for kind in ("wechat", "rest"):
-            results["sustained"].append(asyncio.run(phase(kind, 10, seconds=seconds, pusher=pusher,
-                                                          platform=platform, rasa_url=rasa_url,
-                                                          cpu_groups=groups)))
+        # realistic conversations (a user asks a few questions, then the next user comes), then the same
+        # 10 users for the whole run: their conversations grow to ~90 turns, which Rasa pays for per turn
+        for conversation in (CONVERSATION_MESSAGES, 0):
+            for kind in ("wechat", "rest"):
+                results["sustained"].append(asyncio.run(phase(kind, 10, seconds=seconds, pusher=pusher,
+                                                              platform=platform, rasa_url=rasa_url,
+                                                              cpu_groups=groups, conversation=conversation)))
         time.sleep(3.0)
         results["late_customer_messages_total"] = len(platform.custom_messages)
         results["channel_only"] = channel_only()
@@ -290,9 +303,9 @@ def markdown(results: Dict[str, Any]) -> str:
             for r in results["latency"]]
     greeting = [[r["channel"], r["users"], r["sent"], r["latency_ms"].get("p50"), r["latency_ms"].get("p95"),
                  r["msgs_per_s"], r["lost"], r["duplicated"]] for r in results.get("greeting", [])]
-    sustained = [[r["channel"], r["users"], r["seconds"], r["sent"], r["msgs_per_s"], r["latency_ms"].get("p95"),
-                  r["lost"], r["duplicated"]] for r in results["sustained"]]
-    cpu = [[r["channel"], *(r["cpu_ms_per_msg"].get(n, "-") for n in ("rasa", "actions", "web", "services", "loadgen")),
+    sustained = [[r["channel"], r["users"], r.get("conversation", "whole run"), r["seconds"], r["sent"],
+                  r["msgs_per_s"], r["latency_ms"].get("p95"), r["lost"], r["duplicated"]] for r in results["sustained"]]
+    cpu = [[r["channel"], r.get("conversation", "whole run"), *(r["cpu_ms_per_msg"].get(n, "-") for n in ("rasa", "actions", "web", "services", "loadgen")),
             r["cores_busy"], r["ceiling_msgs_per_s_2_cores"]] for r in results["sustained"] if "cpu_ms_per_msg" in r]
     channel = [[r["store"], r["users"], r["messages"], r["answered"], r["msgs_per_s"], r["latency_ms"].get("p50"),
                 r["latency_ms"].get("p95")] for r in results.get("channel_only", [])]
@@ -314,14 +327,20 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         "## Sustained throughput (FAQ questions)",
         "",
-        md_table(["channel", "users", "seconds", "messages", "msgs/s", "p95 ms", "lost", "duplicated"], sustained),
+        "Each of 10 user slots sends its next question as soon as it has the answer. 'messages per user': a "
+        "slot's user asks that many questions and the next user takes over (a realistic conversation), or one "
+        "user keeps the slot for the whole run (conversations grow to ~90 turns; Rasa re-reads and re-featurizes "
+        "the whole session on every turn, so each turn costs more than the one before).",
+        "",
+        md_table(["channel", "users", "messages per user", "seconds", "messages", "msgs/s", "p95 ms", "lost",
+                  "duplicated"], sustained),
         "",
         "## CPU per message during the sustained run (from /proc, each service's process group)",
         "",
         "The ceiling is 2 cores divided by the services' CPU per message: the most this stack could carry on "
         "this machine if nothing else (the load generator included) used the cores and both were kept busy.",
         "",
-        md_table(["channel", "rasa ms", "actions ms", "web ms", "services ms", "load generator ms",
+        md_table(["channel", "messages per user", "rasa ms", "actions ms", "web ms", "services ms", "load generator ms",
                   "cores busy", "ceiling msgs/s on 2 cores"], cpu),
         "",
         "## The channel alone (no Rasa: signature, AES both ways, XML, ledger; instant bot)",

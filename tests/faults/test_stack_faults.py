@@ -328,6 +328,7 @@ def test_crash_after_acknowledging_then_the_restarted_replica_delivers_once(env)
     ledger (the message sealed with SM4), runs it and sends the answer through the customer-service API.
     """
     user = new_user()
+    env.platform.user_interacted(user)                   # the message opens the 48-hour reply window
     fields = env.pusher.text(user, FAQ)
     env.stack.kill("actions", signal.SIGSTOP)           # the turn hangs past the passive deadline
     try:
@@ -338,7 +339,8 @@ def test_crash_after_acknowledging_then_the_restarted_replica_delivers_once(env)
         env.stack.kill("actions", signal.SIGCONT)
     assert env.platform.messages_to(user) == []
     env.stack.restart("rasa", ready_timeout=400)
-    assert env.platform.wait_for(lambda p: p.messages_to(user), 90), "the orphaned turn was never answered"
+    # (the recovered turn first waits for the dead process's conversation lock to expire: up to 60 s)
+    assert env.platform.wait_for(lambda p: p.messages_to(user), 120), "the orphaned turn was never answered"
     time.sleep(3.0)                                      # a second delivery would show up by now
     answers = env.platform.messages_to(user)
     assert len(answers) == 1 and FAQ_MARK in answers[0], answers
