@@ -25,7 +25,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
+from bench.bench_utils import RESULTS, md_table, percentiles, write_results  # noqa: E402
 from bench.retrieval_metrics import Prediction, answerable_metrics, calibrate, ranking_metrics  # noqa: E402
 from knowledge.corpus import KnowledgeSnapshot, load_seed  # noqa: E402
 from common.settings import load_settings  # noqa: E402
@@ -159,15 +159,26 @@ def scaling(encoder, snapshot: KnowledgeSnapshot, sizes: list[int]) -> list[dict
 
 
 def scaling_markdown(scale: list[dict]) -> list[str]:
+    carried = " Rows carried over from the last separate `--scaling-only` run (bench/results/retrieval_scaling.md)." \
+        if any("from" in r for r in scale) else ""
     return ["Scaling (cold builds of synthetic clause-like chunks of 80-200 characters: content-hash cache, "
             "embedding, faiss). 'Build / encoder' compares with the encoder alone on a 2,000-chunk sample "
             "just before; 'build / time in encoder' splits the same build into model and pipeline time, "
-            "which stays fair when other work shares the cores.", "",
+            "which stays fair when other work shares the cores." + carried, "",
             md_table(["chunks", "avg chars", "build s", "pipeline chunks/s", "encoder alone chunks/s",
                       "build / encoder", "build / time in encoder", "load avg before / after"],
                      [[r["chunks"], r["avg_chars"], r["build_s"], r["pipeline_chunks_per_s"], r["encoder_chunks_per_s"],
                        r["ratio_to_encoder"], r.get("ratio_to_encoder_in_build", "-"),
                        " / ".join(str(x) for x in r.get("load_average_1min", []))] for r in scale])]
+
+
+def _last_scaling_run() -> list[dict]:
+    """``--sizes ""``: the rows of the last ``--scaling-only`` run, each marked as carried over."""
+    path = RESULTS / "retrieval_scaling.json"
+    if not path.exists():
+        return []
+    return [{**row, "from": "retrieval_scaling.json (a separate --scaling-only run)"}
+            for row in json.loads(path.read_text(encoding="utf-8")).get("scaling", [])]
 
 
 def scaling_only(encoder, snapshot: KnowledgeSnapshot, sizes: list[int]) -> None:
@@ -234,7 +245,7 @@ def main() -> None:
         systems["Rasa ResponseSelector (same FAQ data)"] = quality(dev, rasa_baseline(dev), None)
     honest = split_half_calibration(dev, shipped)
     lat = latency(index, dev)
-    scale = scaling(encoder, snapshot, sizes)
+    scale = scaling(encoder, snapshot, sizes) if sizes else _last_scaling_run()
     errors = [{"q": i["q"], "context_product": i.get("context_product"), "expected": i["expect"],
                "got": p.ids[:3], "score": round(p.score, 3)}
               for i, p in zip(dev, shipped) if i["expect"] is not None and p.ids[:1] != [i["expect"]]]
