@@ -14,13 +14,15 @@ endpoints.yml names these classes by module path (common/stack.py picks the lock
   the message itself lost. Pre-ping replaces dead pooled connections before use; the retry covers a
   database that is down for a few seconds (a restart, a fail-over). Also cheaper per turn: new
   events for the event broker found by one COUNT (Rasa re-reads the session), and a SQLite file
-  gets pooled connections and a write-ahead log.
+  gets pooled connections and a write-ahead log. Each event's JSON (user text, replies, slot values)
+  is stored encrypted with the transcript keys (:mod:`transcripts.tracker_crypto`).
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import itertools
+import json
 import logging
 import time
 from typing import Any, Awaitable, Callable, Dict, Iterator, Optional, Text, TypeVar
@@ -30,6 +32,11 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from common.settings import load_settings
+from transcripts.crypto import KeyRing
+from transcripts.tracker_crypto import open_event_data, seal_event_data
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +112,10 @@ def _redis_url_credentials() -> Dict[str, Any]:
     return found
 
 
+class TrackerDecryptionError(RuntimeError):
+    """A stored event does not decrypt under the configured transcript keys."""
+
+
 _streamed: contextvars.ContextVar[Optional[Dict[str, bool]]] = contextvars.ContextVar(
     "insurebot_tracker_streamed", default=None)
 
@@ -112,9 +123,12 @@ _streamed: contextvars.ContextVar[Optional[Dict[str, bool]]] = contextvars.Conte
 class ResilientSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose engine pre-pings pooled connections and whose calls retry briefly."""
 
-    def __init__(self, *args: Any, retry_delays_s: tuple = DB_RETRY_DELAYS_S, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retry_delays_s: tuple = DB_RETRY_DELAYS_S,
+                 keyring: Optional[KeyRing] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.retry_delays_s = retry_delays_s
+        # refuses to start outside development without TRANSCRIPT_KEYS (KeyConfigError)
+        self.keyring = keyring or KeyRing.from_settings(load_settings())
         url = self.engine.url
         self.engine.dispose()
         kwargs = create_engine_kwargs(url)
@@ -140,8 +154,28 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         raise AssertionError("unreachable")
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
-        return await self._retrying("read", lambda: super(ResilientSQLTrackerStore, self)._retrieve(
-            sender_id, fetch_events_from_all_sessions))
+        return await self._retrying("read", lambda: self._read_tracker(sender_id, fetch_events_from_all_sessions))
+
+    async def _read_tracker(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
+        """Rasa's SQLTrackerStore._retrieve, decrypting each event's data.
+
+        Decryption happens outside ``session_scope``: Rasa's scope turns any ValueError into "PostgreSQL
+        schema not found" and exits the process. A row that does not decrypt raises
+        :class:`TrackerDecryptionError`; Rasa's FailSafeTrackerStore logs it and the turn starts from an
+        empty tracker, as for any unreadable store.
+        """
+        with self.session_scope() as session:
+            stored = [row.data for row in self._event_query(
+                session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions).all()]
+        try:
+            events = [json.loads(open_event_data(self.keyring, sender_id, data) or "{}") for data in stored]
+        except ValueError as exc:
+            log.error("tracker event does not decrypt (modified, moved, or its key is not configured): %s",
+                      type(exc).__name__)
+            raise TrackerDecryptionError(str(exc)) from None
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
 
     async def keys(self) -> Any:
         return await self._retrying("keys", lambda: super(ResilientSQLTrackerStore, self).keys())
@@ -188,9 +222,22 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         """
         token = _streamed.set({"done": False})
         try:
-            await self._retrying("write", lambda: super(ResilientSQLTrackerStore, self).save(tracker))
+            await self._retrying("write", lambda: self._write_tracker(tracker))
         finally:
             _streamed.reset(token)
+
+    async def _write_tracker(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's SQLTrackerStore.save, each event's data sealed (SM4-GCM, bound to the sender)."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = event.as_dict()
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"),
+                    data=seal_event_data(self.keyring, tracker.sender_id, json.dumps(data))))
+            session.commit()
 
 
 def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:

@@ -20,6 +20,9 @@ from typing import Any, Iterable, Optional
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
+from transcripts.crypto import KeyRing
+from transcripts.tracker_crypto import open_event_data
+
 BEIJING = timezone(timedelta(hours=8))
 ESCALATE = "action_escalate_to_agent"
 ANSWER = "action_answer_question"
@@ -61,8 +64,12 @@ def percentile(values: list[float], q: float) -> Optional[float]:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def read_events(tracker_engine: Engine, since: float) -> list[tuple]:
-    """(sender_id, type, timestamp, intent, action, data) ordered by sender and time; [] without a tracker store."""
+def read_events(tracker_engine: Engine, since: float, keyring: Optional[KeyRing] = None) -> list[tuple]:
+    """(sender_id, type, timestamp, intent, action, data) ordered by sender and time; [] without a tracker store.
+
+    ``data`` is decrypted (the tracker store seals it, transcripts.tracker_crypto); a row that does not
+    decrypt (modified, or under a key no longer configured) keeps its columns with ``data`` None.
+    """
     try:
         if not inspect(tracker_engine).has_table("events"):
             return []
@@ -73,7 +80,14 @@ def read_events(tracker_engine: Engine, since: float) -> list[tuple]:
                 "ORDER BY sender_id, timestamp, id"), {"since": since}).all()
     except Exception:
         return []
-    return [tuple(r) for r in rows]
+    return [(*r[:5], _opened(keyring, r[0], r[5])) for r in rows]
+
+
+def _opened(keyring: Optional[KeyRing], sender_id: str, data: Optional[str]) -> Optional[str]:
+    try:
+        return open_event_data(keyring, sender_id, data)
+    except ValueError:          # DecryptionError included
+        return None
 
 
 def compute(events: Iterable[tuple], unanswered_per_day: dict[str, int], days: int,
@@ -165,14 +179,15 @@ def _round(value: Optional[float]) -> Optional[float]:
     return None if value is None else round(value, 1)
 
 
-def report(tracker_engine: Engine, app_engine: Engine, days: int = 30, now: Optional[float] = None) -> dict[str, Any]:
+def report(tracker_engine: Engine, app_engine: Engine, days: int = 30, now: Optional[float] = None,
+           keyring: Optional[KeyRing] = None) -> dict[str, Any]:
     from ops.unanswered import daily_counts
 
     now = now or time.time()
     start_of_first_day = datetime.fromtimestamp(now, BEIJING).replace(hour=0, minute=0, second=0, microsecond=0) \
         - timedelta(days=days - 1)
     since = start_of_first_day.timestamp()
-    return compute(read_events(tracker_engine, since), daily_counts(app_engine, since), days, now)
+    return compute(read_events(tracker_engine, since, keyring), daily_counts(app_engine, since), days, now)
 
 
 CSV_COLUMNS = ("date", "conversations", "messages", "handoffs", "automation_rate", "handoff_rate", "unanswered",

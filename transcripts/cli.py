@@ -85,8 +85,13 @@ def run(argv: Optional[List[str]] = None) -> dict:
         report = s.rotate(batch_size=max(1, args.batch),
                           on_batch=lambda done, failed: print(json.dumps({"rotated": done, "failed": failed}),
                                                               file=sys.stderr))
-        audit.record(engine, actor, "transcripts.rotate", f"key:{report.active_key}", report.as_dict())
-        return report.as_dict()
+        result = report.as_dict()
+        tracker = tracker_events.tracker_engine(settings.tracker_store_url)
+        if tracker is not None:       # Rasa's tracker store rows are sealed with the same keys
+            result["tracker_events"] = tracker_events.reseal(tracker, KeyRing.from_settings(settings),
+                                                             batch=max(1, args.batch))
+        audit.record(engine, actor, "transcripts.rotate", f"key:{report.active_key}", result)
+        return result
     if args.command == "purge":
         return retention.purge(engine, tracker_events.tracker_engine(settings.tracker_store_url),
                                retention_days=settings.transcript_retention_days,

@@ -1,4 +1,4 @@
-"""Deleting from Rasa's SQL tracker store (table ``events``): a user's erasure and the retention purge.
+"""Rasa's SQL tracker store (table ``events``): a user's erasure, the retention purge, key rotation.
 
 The table is Rasa's (rasa.core.tracker_store.SQLTrackerStore.SQLEvent); it is declared here on a
 private MetaData so the application's ``create_all`` never creates it. SQLite files are opened
@@ -19,8 +19,12 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, inspect, insert, select
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, func, inspect,
+                        insert, select, update)
 from sqlalchemy.engine import Engine
+
+from transcripts.crypto import PREFIX, KeyRing
+from transcripts.tracker_crypto import open_event_data, seal_event_data
 
 tracker_metadata = MetaData()
 events = Table(
@@ -93,6 +97,41 @@ def purge_before(engine: Engine, cutoff: float, is_held: Callable[[str], bool], 
             deleted += conn.execute(delete(events).where(events.c.sender_id.in_(chunk),
                                                          events.c.timestamp < cutoff)).rowcount or 0
     return deleted
+
+
+def reseal(engine: Engine, keyring: KeyRing, batch: int = 500) -> Dict[str, int]:
+    """Re-encrypt every event's data under the active key (plain rows of older versions included).
+
+    Resumable and safe next to a running Rasa: rows are visited by id, and a row is updated only if
+    its data is still what was read. Rows that do not decrypt are counted and left as they are.
+    """
+    if not has_events_table(engine):
+        return {"rotated": 0, "failed": 0, "remaining": 0}
+    current = f"{PREFIX}.{keyring.active_id}.%"
+    rotated = failed = last_id = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(select(events.c.id, events.c.sender_id, events.c.data)
+                                .where(events.c.id > last_id, events.c.data.is_not(None),
+                                       events.c.data.not_like(current))
+                                .order_by(events.c.id).limit(batch)).all()
+        if not rows:
+            break
+        last_id = rows[-1].id
+        with engine.begin() as conn:
+            for row in rows:
+                try:
+                    plain = open_event_data(keyring, row.sender_id, row.data)
+                except ValueError:
+                    failed += 1
+                    continue
+                rotated += conn.execute(update(events).where(events.c.id == row.id, events.c.data == row.data)
+                                        .values(data=seal_event_data(keyring, row.sender_id, plain or "{}"))
+                                        ).rowcount or 0
+    with engine.connect() as conn:
+        remaining = int(conn.execute(select(func.count()).select_from(events)
+                                     .where(events.c.data.is_not(None), events.c.data.not_like(current))).scalar() or 0)
+    return {"rotated": rotated, "failed": failed, "remaining": remaining}
 
 
 def _chunks(items: List[str], size: int) -> Iterable[List[str]]:

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 from ops import analytics, audit, unanswered
 from ops.documents import DocumentError
 from ops.store import ConflictError, NotFound
+from transcripts.crypto import KeyRing
 from web.auth import (ROLES, AdminUser, AuthError, EditorUser, ViewerUser, create_user, hash_password, sessions,
                       users)
 from web.deps import StateDep
@@ -126,7 +127,7 @@ def dismiss(body: IdsIn, state: StateDep, user: EditorUser) -> dict[str, Any]:
 
 # ---- analytics ------------------------------------------------------------------------------------------
 def _report(state, days: int) -> dict[str, Any]:
-    return analytics.report(tracker_engine(state), state.engine, days)
+    return analytics.report(tracker_engine(state), state.engine, days, keyring=KeyRing.from_settings(state.settings))
 
 
 @router.get("/api/analytics")
