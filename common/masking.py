@@ -422,12 +422,27 @@ def _partial(span: Span) -> str:
     return MASK * 4                                      # address: the detail goes, the district stays
 
 
+_MAX_PASSES = 4
+
+
 def _render(text: str, replace: Callable[[Span], str]) -> str:
-    out, pos = [], 0
-    for span in detect(text):
-        out += [text[pos:span.start], replace(span)]
-        pos = span.end
-    return "".join(out) + text[pos:]
+    """``text`` with every span replaced, again until nothing changes (bounded).
+
+    Masking one number can leave the digits beside it a number of their own: in "130 0000 3000 110 1051
+    9300 1010 005" the 19-digit card in the middle wins first, and what stays visible of it ("3000")
+    completes the mobile number before it. Masked text must mask to itself, so a second pass takes that
+    too; text without personal data costs one pass, as before.
+    """
+    for _ in range(_MAX_PASSES):
+        out, pos = [], 0
+        for span in detect(text):
+            out += [text[pos:span.start], replace(span)]
+            pos = span.end
+        rendered = "".join(out) + text[pos:]
+        if rendered == text:
+            break
+        text = rendered
+    return text
 
 
 def mask_text(text: str) -> str:
