@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import sys
 import tempfile
 import time
@@ -12,31 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_utils import md_table, write_results  # noqa: E402
+from bench.procstat import descendants, rss_mb  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 from common.stack import start_stack, wait_healthy  # noqa: E402
 
 
 def tree_rss_mb(pid: int) -> float:
     """RSS of a process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return sum(rss_mb(p) for p in descendants(pid))
 
 
 def main() -> None:

@@ -31,6 +31,23 @@ def pgrp_members(pgid: int) -> List[int]:
     return pids
 
 
+def descendants(pid: int) -> List[int]:
+    """``pid`` and every process below it (by parent pid), for services that do not own a group."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                children.setdefault(int(_stat_fields(int(entry))[1]), []).append(int(entry))   # ppid
+            except (OSError, ValueError, IndexError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
 def rss_mb(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:

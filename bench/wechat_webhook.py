@@ -75,6 +75,11 @@ def _first_custom_after(platform: FakeWeChatPlatform, openid: str, since: float)
     return min(times) if times else None
 
 
+def _starts_conversation(i: int, conversation: int) -> bool:
+    """Message ``i`` of a user slot comes from a new user: the first one, then every ``conversation``-th."""
+    return i == 0 or bool(conversation and i % conversation == 0)
+
+
 async def wechat_user(client: httpx.AsyncClient, pusher: WeChatPusher, platform: FakeWeChatPlatform,
                       tally: Tally, stop_at: Optional[float], count: int, questions: List[str],
                       deliveries: Dict[str, List[int]], conversation: int = 0) -> None:
@@ -84,7 +89,7 @@ async def wechat_user(client: httpx.AsyncClient, pusher: WeChatPusher, platform:
     """
     i = 0
     while (stop_at is None and i < count) or (stop_at is not None and time.monotonic() < stop_at):
-        if i == 0 or (conversation and i % conversation == 0):
+        if _starts_conversation(i, conversation):
             openid = "oBench_" + uuid.uuid4().hex[:12]
             platform.user_interacted(openid)
             stats = deliveries.setdefault(openid, [0, 0])
@@ -126,7 +131,7 @@ async def rest_user(client: httpx.AsyncClient, rasa_url: str, tally: Tally, stop
                     count: int, questions: List[str], conversation: int = 0) -> None:
     i = 0
     while (stop_at is None and i < count) or (stop_at is not None and time.monotonic() < stop_at):
-        if i == 0 or (conversation and i % conversation == 0):
+        if _starts_conversation(i, conversation):
             sender = "bench_rest_" + uuid.uuid4().hex[:12]
         question = questions[i % len(questions)]
         i += 1

@@ -17,7 +17,7 @@ import pytest
 
 from connectors.config import WeChatConfig
 from connectors.kvstore import SqliteStore
-from connectors.ledger import TurnLedger, TurnRecord
+from connectors.ledger import OPEN_TURNS, TurnLedger, TurnRecord
 from connectors.messages import parse_inbound, plan_for
 from connectors.wechat_api import OfficialAccountApi
 from connectors.wechat_webhook import WeChatWebhook
@@ -199,7 +199,7 @@ def orphan_record(store, hook: WeChatWebhook, fields: Dict[str, Any], **changes:
     record = TurnRecord(waiting_until=claimed + 4, owner="killed-process", lease_until=claimed + 4,
                         sealed=hook._seal(key, msg, plan_for(msg)))
     store.add(key, replace(record, **changes).dump(), 900)
-    store.track("open-turns", key, claimed, 900)
+    store.track(OPEN_TURNS, key, claimed, 900)
     return key
 
 
