@@ -8,8 +8,10 @@ no torch), so the Rasa process stays small and each message costs a few millisec
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -24,6 +26,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 _ENCODERS: Dict[str, Any] = {}
+# vectors encoded ahead of the NLU pipeline (prefetch_query_vector), each used once by `process`; a list per
+# text, as several users may send the same text at once and each turn encodes its own
+_PREFETCHED: "OrderedDict[Tuple[str, str], List[np.ndarray]]" = OrderedDict()
+_PREFETCH_LIMIT = 256        # texts whose turn never reached the pipeline (a refused lock) age out
+_prefetch_lock = threading.Lock()
 
 
 def _encoder(model_dir: Path) -> Any:
@@ -34,6 +41,34 @@ def _encoder(model_dir: Path) -> Any:
 
         _ENCODERS[key] = OnnxEncoder(model_dir, variant="int8", threads=1)
     return _ENCODERS[key]
+
+
+def prefetch_query_vector(text: str) -> None:
+    """Encode `text` now, for the next `process` of that same text (any thread).
+
+    Why: the encoder is native code that releases the GIL, and Rasa runs the NLU pipeline on its event
+    loop. Encoding the incoming message on a worker thread before the pipeline runs (connectors/
+    rasa_speedups.py) lets the loop serve other users meanwhile; `process` then finds the vector.
+    Only encoders already loaded are used: the first message loads the model inline as before.
+    """
+    for key, encoder in list(_ENCODERS.items()):
+        vector = encoder.encode([text], "query")[0]
+        with _prefetch_lock:
+            _PREFETCHED.setdefault((key, text), []).append(vector)
+            while len(_PREFETCHED) > _PREFETCH_LIMIT:
+                _PREFETCHED.popitem(last=False)
+
+
+def _take_prefetched(model_dir: Path, text: str) -> Optional[np.ndarray]:
+    key = (str(model_dir.resolve()), text)
+    with _prefetch_lock:
+        vectors = _PREFETCHED.get(key)
+        if not vectors:
+            return None
+        vector = vectors.pop()
+        if not vectors:
+            del _PREFETCHED[key]
+        return vector
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -73,11 +108,16 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         return ["onnxruntime", "tokenizers"]
 
     def process(self, messages: List[Message]) -> List[Message]:
-        todo = [m for m in messages if m.get(TEXT)]
-        if not todo:
+        with_text = [m for m in messages if m.get(TEXT)]
+        if not with_text:
             return messages
-        vectors = _encoder(self._model_dir).encode([m.get(TEXT) for m in todo], "query")
-        for message, vector in zip(todo, vectors):
+        vectors: List[Optional[np.ndarray]] = [_take_prefetched(self._model_dir, m.get(TEXT)) for m in with_text]
+        missing = [i for i, vector in enumerate(vectors) if vector is None]
+        if missing:
+            encoded = _encoder(self._model_dir).encode([with_text[i].get(TEXT) for i in missing], "query")
+            for i, vector in zip(missing, encoded):
+                vectors[i] = vector
+        for message, vector in zip(with_text, vectors):
             self.add_features_to_message(sequence=None, sentence=self._scale * np.asarray(vector)[np.newaxis, :],
                                          attribute=TEXT, message=message)
         return messages

@@ -20,6 +20,7 @@ endpoints.yml names these classes by module path (common/stack.py picks the lock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import itertools
 import json
@@ -116,6 +117,35 @@ class TrackerDecryptionError(RuntimeError):
     """A stored event does not decrypt under the configured transcript keys."""
 
 
+# The tracker a channel's turn guard read inside the conversation lock (connectors/turn_guard.py), handed once
+# to Rasa's own read of the same conversation in that turn: one database read per turn instead of two.
+_turn_reads: contextvars.ContextVar[Optional[Dict[Text, DialogueStateTracker]]] = contextvars.ContextVar(
+    "insurebot_turn_reads", default=None)
+# events of the latest session a read found in the database, so the save that follows needs no COUNT
+_STORED_COUNT_ATTR = "_insurebot_stored_events"
+
+
+@contextlib.contextmanager
+def one_read_per_turn() -> Iterator[None]:
+    """Inside: the first read of a conversation is kept and is what the next read of it returns (once).
+
+    Only for code holding the conversation lock (nothing else writes the conversation meanwhile).
+    """
+    token = _turn_reads.set({})
+    try:
+        yield
+    finally:
+        _turn_reads.reset(token)
+
+
+def _take_stored_count(tracker: DialogueStateTracker) -> Optional[int]:
+    """The stored-event count noted when `tracker` was read, once (a later save must count again)."""
+    count = getattr(tracker, _STORED_COUNT_ATTR, None)
+    if count is not None:
+        delattr(tracker, _STORED_COUNT_ATTR)
+    return count
+
+
 _streamed: contextvars.ContextVar[Optional[Dict[str, bool]]] = contextvars.ContextVar(
     "insurebot_tracker_streamed", default=None)
 
@@ -154,7 +184,13 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         raise AssertionError("unreachable")
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
-        return await self._retrying("read", lambda: self._read_tracker(sender_id, fetch_events_from_all_sessions))
+        kept = _turn_reads.get()
+        if kept is not None and not fetch_events_from_all_sessions and sender_id in kept:
+            return kept.pop(sender_id)
+        tracker = await self._retrying("read", lambda: self._read_tracker(sender_id, fetch_events_from_all_sessions))
+        if kept is not None and not fetch_events_from_all_sessions and tracker is not None:
+            kept[sender_id] = tracker
+        return tracker
 
     async def _read_tracker(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
         """Rasa's SQLTrackerStore._retrieve, decrypting each event's data.
@@ -165,8 +201,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         empty tracker, as for any unreadable store.
         """
         with self.session_scope() as session:
-            stored = [row.data for row in self._event_query(
-                session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions).all()]
+            # only the data column: no ORM object per row (half the read's CPU went to building them)
+            stored = [data for (data,) in self._event_query(
+                session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions,
+            ).with_entities(self.SQLEvent.data).all()]
         try:
             events = [json.loads(open_event_data(self.keyring, sender_id, data) or "{}") for data in stored]
         except ValueError as exc:
@@ -174,7 +212,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                       type(exc).__name__)
             raise TrackerDecryptionError(str(exc)) from None
         if self.domain and events:
-            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            if not fetch_events_from_all_sessions:
+                setattr(tracker, _STORED_COUNT_ATTR, len(events))   # what `_stored_count` would find
+            return tracker
         return None
 
     async def keys(self) -> Any:
@@ -192,8 +233,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         if state is not None and state.get("done"):
             return
         if self.event_broker is not None:
-            with self.session_scope() as session:
-                stored = self._stored_count(session, tracker)
+            stored = _take_stored_count(tracker)
+            if stored is None:
+                with self.session_scope() as session:
+                    stored = self._stored_count(session, tracker)
             if state is not None:
                 state["stored"] = stored      # the write that follows uses this count instead of a second one
             new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
@@ -210,6 +253,8 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         retried write recounts (its first attempt may have committed before the connection broke)."""
         state = _streamed.get()
         stored = state.pop("stored", None) if state is not None else None
+        if stored is None:
+            stored = _take_stored_count(tracker)
         if stored is None:
             stored = self._stored_count(session, tracker)
         return itertools.islice(tracker.events, stored, len(tracker.events))

@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from connectors.fault_replies import apology_for, replayed_messages
+from connectors.rasa_stores import one_read_per_turn
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def guarded_turn_runner(agent_of: Callable[[], Any], on_new_message: Callable[[U
             if agent is None or not agent.is_ready():
                 await on_new_message(message)
                 return _with_apology(list(collector.messages), failed)
-            async with agent.lock_store.lock(sender_id):
+            async with agent.lock_store.lock(sender_id), one_read_per_turn():
                 tracker = await agent.tracker_store.retrieve(sender_id)
                 if tracker is not None and message_id:
                     replay = replayed_messages([e.as_dict() for e in tracker.events], message_id)
