@@ -34,6 +34,8 @@ from bench.bench_utils import md_table, percentiles, write_results  # noqa: E402
 from bench.procstat import group_cpu_seconds  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
 from common.stack import start_stack, wait_healthy  # noqa: E402
+from connectors.fault_replies import REPLY_HANDOFF_UNAVAILABLE  # noqa: E402
+from connectors.messages import REPLY_ERROR  # noqa: E402
 from tests.fakes.wechat_platform import FakeWeChatPlatform  # noqa: E402
 from tests.fakes.wechat_pusher import WeChatPusher, new_aes_key  # noqa: E402
 
@@ -47,18 +49,19 @@ APP_ID, APP_SECRET, TOKEN = "wxbench000000001", "bench-secret", "bench-token"
 
 
 class Tally:
-    """Per-phase results: latencies (ms), lost, duplicated, errors."""
+    """Per-phase results: latencies (ms), lost, duplicated, failed (the answer was an error apology)."""
 
     def __init__(self) -> None:
         self.latencies: List[float] = []
         self.sent = 0
         self.lost = 0
+        self.failed = 0
         self.duplicated = 0
         self.passive = 0
         self.custom = 0
 
     def summary(self, seconds: float) -> Dict[str, Any]:
-        return {"sent": self.sent, "answered": len(self.latencies), "lost": self.lost,
+        return {"sent": self.sent, "answered": len(self.latencies), "lost": self.lost, "failed": self.failed,
                 "duplicated": self.duplicated, "passive": self.passive, "custom": self.custom,
                 "seconds": round(seconds, 1), "msgs_per_s": round(len(self.latencies) / seconds, 1) if seconds else 0,
                 "latency_ms": percentiles(self.latencies)}
@@ -69,10 +72,16 @@ def _custom_count(platform: FakeWeChatPlatform, openid: str) -> int:
         return sum(1 for m in platform.custom_messages if m.get("touser") == openid)
 
 
-def _first_custom_after(platform: FakeWeChatPlatform, openid: str, since: float) -> Optional[float]:
+def _first_custom_after(platform: FakeWeChatPlatform, openid: str, since: float) -> Optional[Dict[str, Any]]:
+    """The first customer-service message to `openid` sent at or after `since` (wall clock), if any."""
     with platform.lock:
-        times = [m["_at"] for m in platform.custom_messages if m.get("touser") == openid and m["_at"] >= since]
-    return min(times) if times else None
+        sent = [m for m in platform.custom_messages if m.get("touser") == openid and m["_at"] >= since]
+    return min(sent, key=lambda m: m["_at"]) if sent else None
+
+
+def _is_apology(text: Optional[str]) -> bool:
+    """The channel's answer when the turn failed (an exception, the action server down): not an answer."""
+    return bool(text) and (REPLY_ERROR in text or REPLY_HANDOFF_UNAVAILABLE in text)
 
 
 def _starts_conversation(i: int, conversation: int) -> bool:
@@ -106,6 +115,11 @@ async def wechat_user(client: httpx.AsyncClient, pusher: WeChatPusher, platform:
                 passive_text = reply.get("Content") if reply else None
         except httpx.HTTPError:
             pass
+        if _is_apology(passive_text):
+            tally.failed += 1
+            stats[0] += 1
+            stats[1] += 1
+            continue
         if passive_text:
             tally.latencies.append((time.perf_counter() - started) * 1000)
             tally.passive += 1
@@ -113,7 +127,7 @@ async def wechat_user(client: httpx.AsyncClient, pusher: WeChatPusher, platform:
             stats[1] += 1
             continue
         deadline = time.perf_counter() + REPLY_WAIT_S
-        arrived: Optional[float] = None
+        arrived: Optional[Dict[str, Any]] = None
         while time.perf_counter() < deadline:
             arrived = _first_custom_after(platform, openid, started_wall)
             if arrived:
@@ -122,7 +136,11 @@ async def wechat_user(client: httpx.AsyncClient, pusher: WeChatPusher, platform:
         if arrived is None:
             tally.lost += 1
             continue
-        tally.latencies.append((arrived - started_wall) * 1000)
+        if _is_apology((arrived.get("text") or {}).get("content")):
+            tally.failed += 1
+            stats[0] += 1
+            continue
+        tally.latencies.append((arrived["_at"] - started_wall) * 1000)
         tally.custom += 1
         stats[0] += 1
 
@@ -140,7 +158,11 @@ async def rest_user(client: httpx.AsyncClient, rasa_url: str, tally: Tally, stop
         try:
             resp = await client.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": question},
                                      timeout=REPLY_WAIT_S)
-            ok = resp.status_code == 200 and bool(resp.json())
+            answers = resp.json() if resp.status_code == 200 else []
+            ok = bool(answers)
+            if ok and any(_is_apology(a.get("text")) for a in answers):
+                tally.failed += 1
+                continue
         except (httpx.HTTPError, ValueError):
             ok = False
         if ok:
@@ -186,7 +208,7 @@ async def phase(kind: str, users: int, *, count: int = 0, seconds: float = 0.0, 
         result["cores_busy"] = round(sum(spent.values()) / elapsed, 2)
     print(f"  {kind:6} users={users:2} sent={result['sent']:4} p50={result['latency_ms'].get('p50')} "
           f"p95={result['latency_ms'].get('p95')} msg/s={result['msgs_per_s']} lost={result['lost']} "
-          f"dup={result['duplicated']}", flush=True)
+          f"dup={result['duplicated']} failed={result['failed']}", flush=True)
     return result
 
 
@@ -307,12 +329,14 @@ def channel_only() -> List[Dict[str, Any]]:
 
 def markdown(results: Dict[str, Any]) -> str:
     rows = [[r["channel"], r["users"], r["sent"], r["latency_ms"].get("p50"), r["latency_ms"].get("p95"),
-             r["msgs_per_s"], r["lost"], r["duplicated"], f"{r['passive']}/{r['custom']}" if r["channel"] == "wechat" else "-"]
+             r["msgs_per_s"], r["lost"], r.get("failed", 0), r["duplicated"],
+             f"{r['passive']}/{r['custom']}" if r["channel"] == "wechat" else "-"]
             for r in results["latency"]]
     greeting = [[r["channel"], r["users"], r["sent"], r["latency_ms"].get("p50"), r["latency_ms"].get("p95"),
-                 r["msgs_per_s"], r["lost"], r["duplicated"]] for r in results.get("greeting", [])]
+                 r["msgs_per_s"], r["lost"], r.get("failed", 0), r["duplicated"]] for r in results.get("greeting", [])]
     sustained = [[r["channel"], r["users"], r.get("conversation", "whole run"), r["seconds"], r["sent"],
-                  r["msgs_per_s"], r["latency_ms"].get("p95"), r["lost"], r["duplicated"]] for r in results["sustained"]]
+                  r["msgs_per_s"], r["latency_ms"].get("p95"), r["lost"], r.get("failed", 0), r["duplicated"]]
+                 for r in results["sustained"]]
     cpu = [[r["channel"], r.get("conversation", "whole run"), *(r["cpu_ms_per_msg"].get(n, "-") for n in ("rasa", "actions", "web", "services", "loadgen")),
             r["cores_busy"], r["ceiling_msgs_per_s_2_cores"]] for r in results["sustained"] if "cpu_ms_per_msg" in r]
     channel = [[r["store"], r["users"], r["messages"], r["answered"], r["msgs_per_s"], r["latency_ms"].get("p50"),
@@ -322,16 +346,18 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         "FAQ questions pushed as WeChat users (safe mode: signed + AES-encrypted XML) to the `wechat` channel, "
         "next to the same questions through Rasa's REST channel. Latency = push -> reply the user sees.",
-        "Targets: p95 <= 500 ms at 10 users, >= 30 msgs/s, 0 lost, 0 duplicated.",
+        "Targets: p95 <= 500 ms at 10 users, >= 30 msgs/s, 0 lost, 0 duplicated. 'failed': the reply was the "
+        "channel's error apology (a turn that raised): not counted as an answer.",
         "",
         "## Latency by concurrency",
         "",
-        md_table(["channel", "users", "messages", "p50 ms", "p95 ms", "msgs/s", "lost", "duplicated",
+        md_table(["channel", "users", "messages", "p50 ms", "p95 ms", "msgs/s", "lost", "failed", "duplicated",
                   "passive/custom"], rows),
         "",
         "## Channel overhead: greeting (fixed response, no custom action)",
         "",
-        md_table(["channel", "users", "messages", "p50 ms", "p95 ms", "msgs/s", "lost", "duplicated"], greeting),
+        md_table(["channel", "users", "messages", "p50 ms", "p95 ms", "msgs/s", "lost", "failed", "duplicated"],
+                 greeting),
         "",
         "## Sustained throughput (FAQ questions)",
         "",
@@ -341,7 +367,7 @@ def markdown(results: Dict[str, Any]) -> str:
         "the whole session on every turn, so each turn costs more than the one before).",
         "",
         md_table(["channel", "users", "messages per user", "seconds", "messages", "msgs/s", "p95 ms", "lost",
-                  "duplicated"], sustained),
+                  "failed", "duplicated"], sustained),
         "",
         "## CPU per message during the sustained run (from /proc, each service's process group)",
         "",

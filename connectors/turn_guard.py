@@ -81,15 +81,16 @@ def guarded_turn_runner(agent_of: Callable[[], Any], on_new_message: Callable[[U
             if agent is None or not agent.is_ready():
                 await on_new_message(message)
                 return _with_apology(list(collector.messages), failed)
-            async with agent.lock_store.lock(sender_id), one_read_per_turn():
-                tracker = await agent.tracker_store.retrieve(sender_id)
-                if tracker is not None and message_id:
-                    replay = replayed_messages([e.as_dict() for e in tracker.events], message_id)
-                    if replay is not None:
-                        log.warning("message already handled; replaying its answer",
-                                    extra={"event": f"{channel}.replayed", "messages": len(replay)})
-                        return replay
-                await agent.processor.handle_message(message)
+            async with agent.lock_store.lock(sender_id):
+                with one_read_per_turn():      # the read below is the one Rasa's turn then uses
+                    tracker = await agent.tracker_store.retrieve(sender_id)
+                    if tracker is not None and message_id:
+                        replay = replayed_messages([e.as_dict() for e in tracker.events], message_id)
+                        if replay is not None:
+                            log.warning("message already handled; replaying its answer",
+                                        extra={"event": f"{channel}.replayed", "messages": len(replay)})
+                            return replay
+                    await agent.processor.handle_message(message)
             return _with_apology(list(collector.messages), failed)
         finally:
             _failed_actions.reset(token)
