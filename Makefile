@@ -70,7 +70,7 @@ chat:
 test: install
 	$(APP_PY) -m pytest -q tests
 	.venv-rasa/bin/rasa data validate --config config.yml --domain domain.yml --data bot/data --fail-on-warnings
-	.venv-rasa/bin/rasa test core --stories tests/conversations --model models/insurebot.tar.gz --endpoints endpoints.yml --out var/rasa-test --fail-on-prediction-errors
+	.venv-rasa/bin/python scripts/run_rasa.py test core --stories tests/conversations --model models/insurebot.tar.gz --endpoints endpoints.yml --out var/rasa-test --fail-on-prediction-errors
 
 bench: install
 	$(APP_PY) bench/run_all.py

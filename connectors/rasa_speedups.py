@@ -25,7 +25,17 @@ Rasa's hint appended.
    is encoded on one worker thread before Rasa handles it, while the loop serves other users; the
    featurizer then takes that vector instead of encoding inline (same encoder, same input, same vector).
 
-1, 2 and 4 are checked against Rasa's own outputs in tests/connectors/test_rasa_speedups.py.
+5. TED (the transformer policy) was ~28% of the event loop's time, and on most turns its answer cannot
+   be chosen: Rasa's ensemble takes the highest (confidence, priority), and a rule or memorised story
+   that already predicted with confidence 1.0 at a higher priority than TED's outranks anything TED can
+   return (at most 1.0). Rasa runs the policies in a fixed order (Memoization, Rule, TED); when one of
+   the earlier ones is decisive for this very tracker, TED returns "no opinion" instead of running its
+   model. Only for a TED without end-to-end (text) features, whose predictions could otherwise overrule
+   intent-based ones. The chosen action, policy and confidence are Rasa's own.
+
+1, 2 and 4 are checked against Rasa's own outputs in tests/connectors/test_rasa_speedups.py and
+tests/connectors/test_encode_ahead.py, 5 in tests/connectors/test_ted_skip.py (whole conversations
+with and without it give the same actions, policies and confidences).
 """
 from __future__ import annotations
 
@@ -33,6 +43,7 @@ import asyncio
 import functools
 import gc
 import logging
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -129,6 +140,48 @@ def _encode_ahead(handle: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     return handle_message
 
 
+# the decisive prediction (confidence 1.0) seen for one tracker state: [tracker ref, events, highest priority]
+_decisive: List[Any] = [None, -1, -1]
+TED_SKIPS = {"skipped": 0, "ran": 0}      # counters for tests and the benchmark log
+
+
+def _note_decisive(predict: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a policy's predict_action_probabilities: remember a confidence-1.0 prediction for this tracker."""
+
+    @functools.wraps(predict)
+    def predict_action_probabilities(self: Any, tracker: Any, domain: Any, *args: Any, **kwargs: Any) -> Any:
+        prediction = predict(self, tracker, domain, *args, **kwargs)
+        if prediction.max_confidence >= 1.0:
+            ref, events, priority = _decisive
+            same_state = ref is not None and ref() is tracker and events == len(tracker.events)
+            best = max(priority, prediction.policy_priority) if same_state else prediction.policy_priority
+            _decisive[:] = [weakref.ref(tracker), len(tracker.events), best]
+        return prediction
+
+    return predict_action_probabilities
+
+
+def _outranked(tracker: Any, priority: int) -> bool:
+    ref, events, best = _decisive
+    return ref is not None and ref() is tracker and events == len(tracker.events) and best > priority
+
+
+def _skip_when_outranked(predict: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap TEDPolicy.predict_action_probabilities: no model run when its answer cannot be chosen (point 5)."""
+    from rasa.shared.nlu.constants import TEXT
+
+    @functools.wraps(predict)
+    def predict_action_probabilities(self: Any, tracker: Any, domain: Any, *args: Any, **kwargs: Any) -> Any:
+        text_features = getattr(self, "only_e2e", True) or TEXT in (getattr(self, "fake_features", None) or {})
+        if not text_features and _outranked(tracker, self.priority):
+            TED_SKIPS["skipped"] += 1
+            return self._prediction(self._default_predictions(domain))
+        TED_SKIPS["ran"] += 1
+        return predict(self, tracker, domain, *args, **kwargs)
+
+    return predict_action_probabilities
+
+
 def install() -> None:
     """Patch Rasa in this process (idempotent)."""
     global _INSTALLED
@@ -136,6 +189,9 @@ def install() -> None:
         return
     import rasa.core.run
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.core.policies.ted_policy import TEDPolicy
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.events import Event
 
@@ -144,6 +200,9 @@ def install() -> None:
     _ORIGINAL_RESOLVE.append(Event.resolve_by_type)
     Event.resolve_by_type = staticmethod(_resolve_by_type)
     MessageProcessor.handle_message = _encode_ahead(MessageProcessor.handle_message)
+    for policy in (MemoizationPolicy, RulePolicy):     # RulePolicy overrides, does not call, Memoization's
+        policy.predict_action_probabilities = _note_decisive(policy.predict_action_probabilities)
+    TEDPolicy.predict_action_probabilities = _skip_when_outranked(TEDPolicy.predict_action_probabilities)
     _INSTALLED = True
     log.info("rasa speed-ups installed: compiled action-response validator, event class table, "
-             "heap frozen after model load, sentence encoding off the event loop")
+             "heap frozen after model load, sentence encoding off the event loop, TED skipped when outranked")
