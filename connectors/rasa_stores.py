@@ -275,13 +275,17 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         """Rasa's SQLTrackerStore.save, each event's data sealed (SM4-GCM, bound to the sender)."""
         await self.stream_events(tracker)
         with self.session_scope() as session:
+            rows = []
             for event in self._additional_events(session, tracker):
                 data = event.as_dict()
-                session.add(self.SQLEvent(
+                rows.append(dict(
                     sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
                     intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
                     action_name=data.get("name"),
                     data=seal_event_data(self.keyring, tracker.sender_id, json.dumps(data))))
+            if rows:
+                # one INSERT for the turn's rows, no ORM object per event (the ORM flush was half the write)
+                session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
 
 
