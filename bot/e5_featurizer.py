@@ -33,9 +33,13 @@ _PREFETCH_LIMIT = 256        # texts whose turn never reached the pipeline (a re
 _prefetch_lock = threading.Lock()
 
 
+def _encoder_key(model_dir: Path) -> str:
+    return str(model_dir.resolve())
+
+
 def _encoder(model_dir: Path) -> Any:
     """One encoder per process and model folder (loading costs ~1 s and ~150 MB)."""
-    key = str(model_dir.resolve())
+    key = _encoder_key(model_dir)
     if key not in _ENCODERS:
         from knowledge.onnx_encoder import OnnxEncoder
 
@@ -59,8 +63,8 @@ def prefetch_query_vector(text: str) -> None:
                 _PREFETCHED.popitem(last=False)
 
 
-def _take_prefetched(model_dir: Path, text: str) -> Optional[np.ndarray]:
-    key = (str(model_dir.resolve()), text)
+def _take_prefetched(encoder_key: str, text: str) -> Optional[np.ndarray]:
+    key = (encoder_key, text)
     with _prefetch_lock:
         vectors = _PREFETCHED.get(key)
         if not vectors:
@@ -84,6 +88,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
         self._model_dir = self._resolve_model_dir(config.get("model_dir"))
+        self._encoder_key = _encoder_key(self._model_dir)     # once, not per message
         self._scale = float(config.get("scale", 1.0))
 
     @staticmethod
@@ -111,7 +116,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [m for m in messages if m.get(TEXT)]
         if not with_text:
             return messages
-        vectors: List[Optional[np.ndarray]] = [_take_prefetched(self._model_dir, m.get(TEXT)) for m in with_text]
+        vectors: List[Optional[np.ndarray]] = [_take_prefetched(self._encoder_key, m.get(TEXT)) for m in with_text]
         missing = [i for i, vector in enumerate(vectors) if vector is None]
         if missing:
             encoded = _encoder(self._model_dir).encode([with_text[i].get(TEXT) for i in missing], "query")

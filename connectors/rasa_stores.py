@@ -36,6 +36,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from common.settings import load_settings
+from storage.db import sqlite_write_ahead
 from transcripts.crypto import KeyRing
 from transcripts.tracker_crypto import open_event_data, seal_event_data
 
@@ -98,8 +99,6 @@ class FailoverLockStore(LockStore):
 def _redis_url_credentials() -> Dict[str, Any]:
     """Username, password and TLS from REDIS_URL, which endpoints.yml's host/port/db cannot carry."""
     from urllib.parse import unquote, urlsplit
-
-    from common.settings import load_settings
 
     url = load_settings().redis_url
     if not url:
@@ -168,7 +167,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             kwargs.update(poolclass=sa.pool.QueuePool, pool_size=5, connect_args={"check_same_thread": False})
         self.engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_wal)
+            sa.event.listen(self.engine, "connect", sqlite_write_ahead)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -287,19 +286,6 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                 # one INSERT for the turn's rows, no ORM object per event (the ORM flush was half the write)
                 session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
-
-
-def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
-    """The single-machine tracker file: write-ahead log, so a turn's commit is one append (no rollback
-    journal to create, sync and delete; commits were ~12% of Rasa's CPU per turn, ~3% with WAL and the
-    connection pool, py-spy) and readers (the web service's
-    erasure, exports) never block Rasa. synchronous=NORMAL keeps every commit through a crash of any
-    process; only a power cut can lose the last commits (SQLite's documented WAL trade-off)."""
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
 
 
 def _is_connection_problem(exc: sa.exc.DBAPIError) -> bool:
