@@ -8,6 +8,7 @@ callers use ``asyncio.to_thread``.
 """
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sqlite3
 import threading
@@ -329,24 +330,40 @@ def locked(store: KeyValueStore, name: str, *, ttl_s: float = 15.0, wait_s: floa
 
 
 class async_locked:
-    """``async with async_locked(store, name):`` -- :func:`locked` without blocking the event loop."""
+    """``async with async_locked(store, name):`` -- :func:`locked` without blocking the event loop.
+
+    ``keep_alive``: renewed every third of ``ttl_s`` while held, so a long critical section keeps the
+    lock while a holder that dies frees it within ``ttl_s``. ``lost`` turns true when a renewal finds
+    the lock gone (the store lost it, or it expired during a stall): the holder should stop.
+    """
 
     def __init__(self, store: KeyValueStore, name: str, *, ttl_s: float = 300.0,
-                 wait_s: float = 60.0, poll_s: float = 0.1) -> None:
+                 wait_s: float = 60.0, poll_s: float = 0.1, keep_alive: bool = False) -> None:
         self.store, self.key, self.ttl_s, self.wait_s, self.poll_s = store, f"lock:{name}", ttl_s, wait_s, poll_s
         self.token = secrets.token_hex(8)
+        self.keep_alive = keep_alive
+        self.lost = False
+        self._renewer: "Optional[asyncio.Task[None]]" = None
 
     async def __aenter__(self) -> "async_locked":
-        import asyncio
-
         deadline = time.monotonic() + self.wait_s
         while not await asyncio.to_thread(self.store.add, self.key, self.token, self.ttl_s):
             if time.monotonic() > deadline:
                 raise LockTimeout(self.key)
             await asyncio.sleep(self.poll_s)
+        if self.keep_alive:
+            self._renewer = asyncio.ensure_future(self._renew())
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        import asyncio
+    async def _renew(self) -> None:
+        while not self.lost:
+            await asyncio.sleep(self.ttl_s / 3)
+            try:
+                self.lost = not await asyncio.to_thread(self.store.cas, self.key, self.token, self.token, self.ttl_s)
+            except Exception:   # store hiccup: the lock still has up to two thirds of its time
+                continue
 
+    async def __aexit__(self, *exc: object) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
         await asyncio.to_thread(self.store.delete_if, self.key, self.token)

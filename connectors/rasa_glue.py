@@ -1,10 +1,10 @@
 """Helpers shared by the two Rasa channel classes (imports Rasa/Sanic: Rasa venv only)."""
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic.request import Request
 
 from common.logging_setup import KeyValueFormatter
@@ -43,14 +43,14 @@ def configure_connector_logging(level: str) -> None:
     logger.propagate = False
 
 
-def turn_runner(on_new_message: Callable[[UserMessage], Awaitable[Any]], channel: str):
-    """A ``run_turn`` coroutine for the webhooks: one Rasa turn, its messages collected."""
+def agent_ready(app: Any) -> bool:
+    """Rasa's model is loaded: a turn now gets a real answer, not "not ready"."""
+    agent = getattr(app.ctx, "agent", None)
+    return agent is not None and agent.is_ready()
 
-    async def run_turn(text: str, sender_id: str, message_id: str,
-                       metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
-        collector = CollectingOutputChannel()
-        await on_new_message(UserMessage(text, collector, sender_id, input_channel=channel,
-                                         message_id=message_id, metadata=metadata))
-        return list(collector.messages)
 
-    return run_turn
+async def once_the_model_is_loaded(app: Any, then: Callable[[], Awaitable[Any]]) -> None:
+    """Background work of a channel that runs bot turns (orphan sweep, kf catch-up) waits for the model."""
+    while not agent_ready(app):
+        await asyncio.sleep(1.0)
+    await then()

@@ -57,6 +57,11 @@ def split_utf8(text: str, limit: int = TEXT_LIMIT_BYTES) -> List[str]:
     return [p for p in pieces if p]
 
 
+def message_parts(texts: Iterable[str], limit: int = TEXT_LIMIT_BYTES) -> List[str]:
+    """Every text split to fit one API message, in order (one text may become several messages)."""
+    return [part for text in texts for part in split_utf8(text, limit)]
+
+
 def delivery_plan(texts: List[str], limit: int = TEXT_LIMIT_BYTES) -> Tuple[Optional[str], List[str]]:
     """(passive reply text or None, customer-service messages).
 
@@ -69,7 +74,4 @@ def delivery_plan(texts: List[str], limit: int = TEXT_LIMIT_BYTES) -> Tuple[Opti
     joined = "\n\n".join(texts)
     if len(joined.encode("utf-8")) <= limit:
         return joined, []
-    chunks: List[str] = []
-    for text in texts:
-        chunks.extend(split_utf8(text, limit))
-    return None, chunks
+    return None, message_parts(texts, limit)

@@ -19,7 +19,7 @@ apology with a hand-off offer when the action server fails.
 """
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from dataclasses import asdict, replace
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -32,13 +32,13 @@ from sanic.response import HTTPResponse
 from common.secret_check import check_production_secrets
 from common.settings import Settings, load_settings
 from connectors.config import WeChatConfig
-from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.ledger import TurnLedger
 from connectors.logsafe import pseudonym
 from connectors.ratelimit import describe, open_limiter
-from connectors.rasa_glue import configure_connector_logging, query_of, read_limited
-from connectors.replies import split_utf8, texts_from_bot
+from connectors.rasa_glue import configure_connector_logging, once_the_model_is_loaded, query_of, read_limited
+from connectors.outbound import send_in_order_async
+from connectors.replies import message_parts, texts_from_bot
 from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_api import OfficialAccountApi
 from connectors.wechat_webhook import HttpReply, WeChatWebhook
@@ -74,15 +74,12 @@ class WeChatOutput(OutputChannel):
         await self._send(recipient_id, texts_from_bot([{"custom": json_message}]))
 
     async def _send(self, recipient_id: str, texts: Any) -> None:
-        for text in texts:
-            for chunk in split_utf8(text):
-                try:
-                    await asyncio.to_thread(self.api.send_text, recipient_id, chunk)
-                except WeChatApiError as exc:
-                    log.warning("customer-service message not sent",
-                                extra={"event": "wechat.custom_failed", "errcode": exc.errcode,
-                                       "user": pseudonym(recipient_id)})
-                    return
+        failed = await send_in_order_async(functools.partial(self.api.send_text, recipient_id),
+                                           message_parts(texts))
+        if failed is not None:
+            log.warning("customer-service message not sent",
+                        extra={"event": "wechat.custom_failed", "errcode": failed.error.errcode,
+                               "user": pseudonym(recipient_id)})
 
 
 class WeChatInput(InputChannel):
@@ -169,13 +166,7 @@ class WeChatInput(InputChannel):
             if hook.ledger is None or hook.keyring is None:
                 return
 
-            async def sweep_once_the_model_is_loaded() -> None:
-                # a recovered turn must run on the model, not answer "not ready" to the user
-                while not _agent_ready(app):
-                    await asyncio.sleep(1.0)
-                await hook.sweep_orphans_forever()
-
-            holder["sweep"] = loop.create_task(sweep_once_the_model_is_loaded())
+            holder["sweep"] = loop.create_task(once_the_model_is_loaded(app, hook.sweep_orphans_forever))
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -193,11 +184,6 @@ class WeChatInput(InputChannel):
             return _to_sanic(await webhook(request).receive(query_of(request), body))
 
         return bp
-
-
-def _agent_ready(app: Any) -> bool:
-    agent = getattr(app.ctx, "agent", None)
-    return agent is not None and agent.is_ready()
 
 
 def _to_sanic(reply: HttpReply) -> HTTPResponse:

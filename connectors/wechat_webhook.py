@@ -16,6 +16,7 @@ drive it directly with any ``run_turn`` coroutine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from connectors.ledger import LEASE_S, TurnLedger
 from connectors.logsafe import pseudonym
 from connectors.messages import (REPLY_ERROR, Inbound, InvalidMessage, Plan,
                                  parse_inbound, plan_for)
+from connectors.outbound import call_api, send_in_order_async
 from connectors.ratelimit import RateLimiter, rate_limit_reply
 from connectors.replies import delivery_plan, texts_from_bot
 from connectors.security import Rejected, check_body_size, verify_msg_signature, verify_signature
@@ -207,13 +209,10 @@ class WeChatWebhook:
     async def _send_chunks(self, openid: str, chunks: List[str]) -> None:
         if self.api is None:
             return
-        for chunk in chunks:
-            try:
-                await asyncio.to_thread(self.api.send_text, openid, chunk)
-            except WeChatApiError as exc:
-                log.warning("customer-service message not sent", extra={"event": "wechat.custom_failed",
-                                                                       "errcode": exc.errcode})
-                return
+        failed = await send_in_order_async(functools.partial(self.api.send_text, openid), chunks)
+        if failed is not None:
+            log.warning("customer-service message not sent", extra={"event": "wechat.custom_failed",
+                                                                   "errcode": failed.error.errcode})
 
     # ---- waiting for the answer ------------------------------------------------------------
     def _still_running(self, key: str) -> bool:
@@ -444,23 +443,21 @@ class WeChatWebhook:
                       extra={"event": "wechat.undeliverable", "user": pseudonym(openid)})
             await asyncio.to_thread(self.ledger.record_outcome, key, "failed:no_api")
             return
-        for index, chunk in enumerate(chunks):
-            try:
-                await asyncio.to_thread(self.api.send_text, openid, chunk)
-            except WeChatApiError as exc:
-                level = logging.WARNING if exc.errcode in NOT_RETRIED else logging.ERROR
-                log.log(level, "customer-service message not sent",
-                        extra={"event": "wechat.custom_failed", "errcode": exc.errcode,
-                               "user": pseudonym(openid), "part": index, "parts": len(chunks)})
-                await asyncio.to_thread(self.ledger.record_outcome, key, f"failed:{exc.errcode}")
-                return
+        failed = await send_in_order_async(functools.partial(self.api.send_text, openid), chunks)
+        if failed is not None:
+            errcode = failed.error.errcode
+            log.log(logging.WARNING if errcode in NOT_RETRIED else logging.ERROR, "customer-service message not sent",
+                    extra={"event": "wechat.custom_failed", "errcode": errcode, "user": pseudonym(openid),
+                           "part": failed.part, "parts": failed.parts})
+            await asyncio.to_thread(self.ledger.record_outcome, key, f"failed:{errcode}")
+            return
         await asyncio.to_thread(self.ledger.record_outcome, key, "sent")
         log.info("customer-service messages sent", extra={"event": "wechat.custom_sent",
                                                          "user": pseudonym(openid), "parts": len(chunks)})
 
     async def _typing(self, openid: str) -> None:
         try:
-            await asyncio.to_thread(self.api.typing, openid)  # type: ignore[union-attr]
+            await call_api(self.api.typing, openid)  # type: ignore[union-attr]
         except WeChatApiError as exc:
             log.info("typing indicator failed", extra={"event": "wechat.typing_failed", "errcode": exc.errcode})
 

@@ -2,31 +2,42 @@
 
 WeCom's callback only says "there is something new" (``kf_msg_or_event`` with a short-lived
 Token); the messages are pulled with ``kf/sync_msg`` from a cursor that is persisted after each
-batch. One syncer per kf account at a time (a lock in the shared store), and a per-message mark,
-so no message is lost or answered twice across restarts and replicas. The bot only speaks while
-the session is untreated (0) or bot-handled (1); in the queue (2) or with a human agent (3) it
-stays silent.
+batch. One syncer per kf account at a time (a lock in the shared store, kept alive while it works),
+and a per-message mark, so no message is lost or answered twice across restarts and replicas. A
+sync that fails for a passing reason (WeCom or the store unreachable, another replica syncing) is
+tried again a few seconds later without waiting for the next callback, and every replica syncs
+once at start-up, so messages that arrived while nobody listened are answered.
+
+Within one batch, customers are answered concurrently (each customer's messages in order), so one
+slow turn does not hold up everyone else. With no cursor stored (a new deployment, a lost store)
+``sync_msg`` returns the last three days: only messages of the last ``FIRST_SYNC_MAX_AGE_S`` are
+answered then, older ones are history that people may have handled already.
+
+The bot only speaks while the session is untreated (0) or bot-handled (1); in the queue (2) or with
+a human agent (3) it stays silent.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
-from typing import Any, Dict, List, Mapping, Optional, Set
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from connectors.config import WeComKfConfig
 from connectors.crypto import CryptoError, MessageCrypto
 from connectors.geo import locate_province
 from connectors.http_api import WeChatApiError
-from connectors.kvstore import KeyValueStore, LockTimeout, async_locked
+from connectors.kvstore import KeyValueStore, async_locked
 from connectors.logsafe import pseudonym
 from connectors.messages import (REPLY_EMPTY_TEXT, REPLY_ERROR, REPLY_IMAGE, REPLY_LINK,
                                  REPLY_LOCATION_UNKNOWN, REPLY_MEDIA,
                                  REPLY_UNSUPPORTED, REPLY_VOICE_UNRECOGNISED, Plan, location_intent,
                                  user_text)
 from connectors.ratelimit import RateLimiter, rate_limit_reply
-from connectors.replies import split_utf8, texts_from_bot
+from connectors.outbound import call_api, send_in_order_async
+from connectors.replies import message_parts, split_utf8, texts_from_bot
 from connectors.security import Rejected, ascii_int, check_body_size, verify_msg_signature
 from connectors.wechat_webhook import SUCCESS, HttpReply, RunTurn
 from connectors.wecom_api import (BOT_MAY_SPEAK, SEND_LIMIT, STATE_BOT, STATE_NOT_ALLOWED,
@@ -38,7 +49,32 @@ log = logging.getLogger(__name__)
 CURSOR_TTL_S = 400 * 24 * 3600
 DONE_TTL_S = 4 * 24 * 3600          # sync_msg only returns the last 3 days
 RUNNING_TTL_S = 600
+FIRST_SYNC_MAX_AGE_S = 600
+CONCURRENT_CUSTOMERS = 8
+SYNC_LOCK_TTL_S = 30.0              # renewed while syncing: a killed syncer frees the account within this
 ORIGIN_CUSTOMER, ORIGIN_EVENT, ORIGIN_SERVICER = 3, 4, 5
+
+
+class SyncInterrupted(Exception):
+    """The sync lock was lost mid-way (store failure or a long stall); the sync is tried again."""
+
+
+def _send_time(msg: Dict[str, Any]) -> Optional[int]:
+    value = msg.get("send_time")
+    if isinstance(value, int):
+        return value
+    return ascii_int(str(value or ""), 12)
+
+
+def _customer_of(msg: Dict[str, Any]) -> str:
+    """Whose conversation a synced message belongs to (events carry it inside ``event``)."""
+    event = msg.get("event") if isinstance(msg.get("event"), dict) else {}
+    return str(msg.get("external_userid") or event.get("external_userid") or "")
+
+
+def _is_passing(exc: BaseException) -> bool:
+    """Worth another sync soon: not an API refusal (errcode >= 0: credentials, cursor, limits)."""
+    return not (isinstance(exc, WeChatApiError) and exc.errcode >= 0)
 
 
 def _coordinate(value: Any) -> Optional[float]:
@@ -89,6 +125,8 @@ class WeComKfWebhook:
         self._syncing: Dict[str, "asyncio.Task[None]"] = {}
         self._pending_token: Dict[str, Optional[str]] = {}
         self._background: Set["asyncio.Task[Any]"] = set()
+        self.sync_lock_wait_s = 60.0
+        self.sync_retry_s: Tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 60.0, 60.0, 60.0, 60.0, 60.0)
 
     # ---- callbacks ---------------------------------------------------------------------------
     async def verify(self, query: Mapping[str, str]) -> HttpReply:
@@ -143,6 +181,12 @@ class WeComKfWebhook:
         return SUCCESS
 
     # ---- syncing -----------------------------------------------------------------------------
+    def catch_up(self) -> None:
+        """At start-up: pull what arrived while no replica listened (WeCom gives up on a callback after
+        its retries). Needs ``WECOM_OPEN_KFID``: without it the accounts to pull are not known."""
+        if self.crypto is not None and self.api is not None and self.config.open_kfid:
+            self.request_sync(self.config.open_kfid, None)
+
     def request_sync(self, open_kfid: str, token: Optional[str]) -> None:
         """Coalesce callbacks: one running sync per account, re-run once if more arrived meanwhile."""
         self._pending_token[open_kfid] = token or self._pending_token.get(open_kfid)
@@ -154,41 +198,95 @@ class WeComKfWebhook:
             task.add_done_callback(self._background.discard)
 
     async def _sync_loop(self, open_kfid: str) -> None:
+        failures = 0
         while open_kfid in self._pending_token:
             token = self._pending_token.pop(open_kfid)
             try:
                 await self.sync(open_kfid, token)
-            except Exception:
-                log.exception("kf sync failed", extra={"event": "wecom_kf.sync_failed"})
+                failures = 0
+            except Exception as exc:
+                if not _is_passing(exc) or failures >= len(self.sync_retry_s):
+                    log.error("kf sync failed; the next callback syncs again",
+                              extra={"event": "wecom_kf.sync_failed", "error": type(exc).__name__,
+                                     "errcode": getattr(exc, "errcode", None), "attempts": failures + 1})
+                    continue
+                pause = self.sync_retry_s[failures]
+                failures += 1
+                log.warning("kf sync interrupted; trying again", extra={
+                    "event": "wecom_kf.sync_retry", "error": type(exc).__name__,
+                    "errcode": getattr(exc, "errcode", None), "in_s": pause, "attempt": failures})
+                await asyncio.sleep(pause)
+                self._pending_token.setdefault(open_kfid, None)
 
     async def sync(self, open_kfid: str, token: Optional[str] = None) -> int:
-        """Pull and handle everything new for ``open_kfid``; returns the number of messages handled."""
+        """Pull and handle everything new for ``open_kfid``; returns the number of messages handled.
+
+        Raises :class:`LockTimeout` while another replica syncs the account (its sync may have
+        started before this callback's messages arrived, so the caller tries again).
+        """
         if self.api is None or self.store is None:
             return 0
         handled = 0
         cursor_key = f"kf:cursor:{self.config.corp_id}:{open_kfid}"
-        try:
-            async with async_locked(self.store, f"kf:sync:{self.config.corp_id}:{open_kfid}"):
-                cursor = await asyncio.to_thread(self.store.get, cursor_key) or ""
-                while True:
-                    try:
-                        data = await asyncio.to_thread(self.api.sync_msg, open_kfid, cursor, token or "")
-                    except WeChatApiError as exc:
-                        if token and exc.errcode == 95007:      # callback token expired: pull without it
-                            token = None
-                            continue
-                        raise
-                    for msg in message_list(data):
-                        handled += await self._handle_once(msg)
-                    next_cursor = str(data.get("next_cursor") or cursor)
-                    if next_cursor != cursor:
-                        cursor = next_cursor
-                        await asyncio.to_thread(self.store.set, cursor_key, cursor, CURSOR_TTL_S)
-                    if not data.get("has_more"):
-                        break
-        except LockTimeout:
-            log.warning("another replica is syncing; it will pick this up", extra={"event": "wecom_kf.busy"})
+        async with async_locked(self.store, f"kf:sync:{self.config.corp_id}:{open_kfid}", ttl_s=SYNC_LOCK_TTL_S,
+                                wait_s=self.sync_lock_wait_s, keep_alive=True) as lock:
+            cursor = await asyncio.to_thread(self.store.get, cursor_key) or ""
+            history_before = None if cursor else time.time() - FIRST_SYNC_MAX_AGE_S
+            while True:
+                try:
+                    data = await call_api(self.api.sync_msg, open_kfid, cursor, token or "")
+                except WeChatApiError as exc:
+                    if token and exc.errcode == 95007:      # callback token expired: pull without it
+                        token = None
+                        continue
+                    raise
+                batch = message_list(data)
+                if history_before is not None:
+                    batch = self._without_history(batch, history_before)
+                handled += await self._handle_batch(batch)
+                if lock.lost:
+                    raise SyncInterrupted(open_kfid)
+                next_cursor = str(data.get("next_cursor") or cursor)
+                if next_cursor != cursor:
+                    cursor = next_cursor
+                    await asyncio.to_thread(self.store.set, cursor_key, cursor, CURSOR_TTL_S)
+                if not data.get("has_more"):
+                    break
         return handled
+
+    @staticmethod
+    def _without_history(batch: List[Dict[str, Any]], before: float) -> List[Dict[str, Any]]:
+        """First sync: drop what was sent before ``before`` (unknown send times are kept)."""
+        fresh = [msg for msg in batch if (_send_time(msg) or before) >= before]
+        if len(fresh) < len(batch):
+            log.warning("first sync of this kf account: older messages left unanswered",
+                        extra={"event": "wecom_kf.history_skipped", "skipped": len(batch) - len(fresh),
+                               "max_age_s": FIRST_SYNC_MAX_AGE_S})
+        return fresh
+
+    async def _handle_batch(self, batch: List[Dict[str, Any]]) -> int:
+        """Customers concurrently (at most ``CONCURRENT_CUSTOMERS``), each customer's messages in order.
+
+        A passing failure stops that customer's remaining messages and is raised after the others
+        finished: the cursor then stays, and the next sync redoes only what is not marked done.
+        """
+        by_customer: Dict[str, List[Dict[str, Any]]] = {}
+        for msg in batch:
+            by_customer.setdefault(_customer_of(msg), []).append(msg)
+        gate = asyncio.Semaphore(CONCURRENT_CUSTOMERS)
+
+        async def in_order(messages: List[Dict[str, Any]]) -> int:
+            async with gate:
+                done = 0
+                for msg in messages:
+                    done += await self._handle_once(msg)
+                return done
+
+        results = await asyncio.gather(*(in_order(msgs) for msgs in by_customer.values()), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
 
     async def _handle_once(self, msg: Dict[str, Any]) -> int:
         msgid = str(msg.get("msgid", ""))
@@ -227,14 +325,14 @@ class WeComKfWebhook:
     async def _customer_message(self, msg: Dict[str, Any]) -> None:
         assert self.api is not None
         open_kfid, user = str(msg.get("open_kfid", "")), str(msg.get("external_userid", ""))
-        state, _ = await asyncio.to_thread(self.api.service_state, open_kfid, user)
+        state, _ = await call_api(self.api.service_state, open_kfid, user)
         if state not in BOT_MAY_SPEAK:
             log.info("session handled by people; bot stays silent",
                      extra={"event": "wecom_kf.silent", "state": state, "user": pseudonym(user)})
             return
         if state == STATE_UNTREATED:
             try:
-                await asyncio.to_thread(self.api.transfer, open_kfid, user, STATE_BOT)
+                await call_api(self.api.transfer, open_kfid, user, STATE_BOT)
             except WeChatApiError as exc:
                 log.warning("could not mark session as bot-handled",
                             extra={"event": "wecom_kf.trans_failed", "errcode": exc.errcode})
@@ -260,12 +358,12 @@ class WeComKfWebhook:
             texts = await self._answer(Plan("enter_session", rasa_text="/greet"), user, str(msg.get("msgid", "")))
             if texts:
                 assert self.api is not None
-                try:
-                    await asyncio.to_thread(self.api.send_text_on_event, str(event["welcome_code"]),
-                                            split_utf8("\n\n".join(texts))[0])
-                except WeChatApiError as exc:
+                failed = await send_in_order_async(
+                    functools.partial(self.api.send_text_on_event, str(event["welcome_code"])),
+                    split_utf8("\n\n".join(texts))[:1])
+                if failed is not None:
                     log.warning("welcome message not sent", extra={"event": "wecom_kf.welcome_failed",
-                                                                   "errcode": exc.errcode})
+                                                                   "errcode": failed.error.errcode})
             return
         log.info("kf event", extra={"event": "wecom_kf.event", "kind": kind})
 
@@ -283,15 +381,15 @@ class WeComKfWebhook:
 
     async def _send(self, open_kfid: str, user: str, texts: List[str]) -> None:
         assert self.api is not None
-        for text in texts:
-            for chunk in split_utf8(text):
-                try:
-                    await asyncio.to_thread(self.api.send_text, open_kfid, user, chunk)
-                except WeChatApiError as exc:
-                    level = logging.WARNING if exc.errcode in (STATE_NOT_ALLOWED, SEND_LIMIT) else logging.ERROR
-                    log.log(level, "kf reply not sent", extra={"event": "wecom_kf.send_failed",
-                                                               "errcode": exc.errcode, "user": pseudonym(user)})
-                    return
+        failed = await send_in_order_async(functools.partial(self.api.send_text, open_kfid, user),
+                                           message_parts(texts))
+        if failed is not None:
+            errcode = failed.error.errcode
+            level = logging.WARNING if errcode in (STATE_NOT_ALLOWED, SEND_LIMIT) else logging.ERROR
+            log.log(level, "kf reply not sent", extra={"event": "wecom_kf.send_failed", "errcode": errcode,
+                                                       "user": pseudonym(user), "part": failed.part,
+                                                       "parts": failed.parts})
+            return
         log.info("kf replies sent", extra={"event": "wecom_kf.replied", "user": pseudonym(user),
                                            "replies": len(texts)})
 

@@ -16,7 +16,7 @@ messages over the per-user rate limit never reach Rasa.
 """
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from dataclasses import asdict, replace
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -29,12 +29,12 @@ from sanic.response import HTTPResponse
 from common.secret_check import check_production_secrets
 from common.settings import Settings, load_settings
 from connectors.config import WeComKfConfig
-from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.logsafe import pseudonym
 from connectors.ratelimit import open_limiter
-from connectors.rasa_glue import configure_connector_logging, query_of, read_limited
-from connectors.replies import split_utf8, texts_from_bot
+from connectors.rasa_glue import configure_connector_logging, once_the_model_is_loaded, query_of, read_limited
+from connectors.outbound import send_in_order_async
+from connectors.replies import message_parts, texts_from_bot
 from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_webhook import HttpReply
 from connectors.wecom_api import KfApi
@@ -64,15 +64,12 @@ class WeComKfOutput(OutputChannel):
         await self._send(recipient_id, texts_from_bot([{"custom": json_message}]))
 
     async def _send(self, recipient_id: str, texts: Any) -> None:
-        for text in texts:
-            for chunk in split_utf8(text):
-                try:
-                    await asyncio.to_thread(self.api.send_text, self.open_kfid, recipient_id, chunk)
-                except WeChatApiError as exc:
-                    log.warning("kf message not sent", extra={"event": "wecom_kf.send_failed",
-                                                              "errcode": exc.errcode,
-                                                              "user": pseudonym(recipient_id)})
-                    return
+        failed = await send_in_order_async(functools.partial(self.api.send_text, self.open_kfid, recipient_id),
+                                           message_parts(texts))
+        if failed is not None:
+            log.warning("kf message not sent", extra={"event": "wecom_kf.send_failed",
+                                                      "errcode": failed.error.errcode,
+                                                      "user": pseudonym(recipient_id)})
 
 
 class WeComKfInput(InputChannel):
@@ -124,18 +121,32 @@ class WeComKfInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("wecom_kf_webhook", __name__)
-        holder: Dict[str, WeComKfWebhook] = {}
+        holder: Dict[str, Any] = {}
 
-        def webhook(request: Request) -> WeComKfWebhook:
+        def hook_for(app: Any) -> WeComKfWebhook:
             if "hook" not in holder:
                 configured = not self.config.problems()
-                app = request.app
                 runner = guarded_turn_runner(lambda: getattr(app.ctx, "agent", None), on_new_message, self.name())
                 holder["hook"] = WeComKfWebhook(self.config, self._shared() if configured else None,
                                                 runner,
                                                 self._kf_api() if configured else None,
                                                 limiter=open_limiter(self.settings, self.name()))
             return holder["hook"]
+
+        def webhook(request: Request) -> WeComKfWebhook:
+            return hook_for(request.app)
+
+        @bp.listener("after_server_start")
+        async def catch_up_at_start(app: Any, loop: Any) -> None:
+            # messages that arrived while no replica listened get their answer without a new callback
+            if self.config.problems():
+                return
+            hook = hook_for(app)
+
+            async def catch_up() -> None:
+                hook.catch_up()
+
+            holder["catch_up"] = loop.create_task(once_the_model_is_loaded(app, catch_up))
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

@@ -20,6 +20,7 @@ from connectors.config import WeChatConfig, WeComKfConfig
 from connectors.http_api import WeChatApiError
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.logsafe import pseudonym
+from connectors.outbound import send_in_order
 from connectors.replies import split_utf8
 from connectors.wechat_api import OfficialAccountApi
 from connectors.wecom_agent import AgentConfig, AgentMessenger
@@ -119,13 +120,11 @@ class ChannelDelivery:
 
 
 def _each_chunk(text: str, send, user_id: str) -> str:
-    for chunk in split_utf8(text):
-        try:
-            send(chunk)
-        except WeChatApiError as exc:
-            log.warning("message to user not sent", extra={"event": "handoff.user_send_failed",
-                                                          "errcode": exc.errcode, "user": pseudonym(user_id)})
-            return f"failed:{exc.errcode}"
+    failed = send_in_order(send, split_utf8(text))
+    if failed is not None:
+        log.warning("message to user not sent", extra={"event": "handoff.user_send_failed",
+                                                      "errcode": failed.error.errcode, "user": pseudonym(user_id)})
+        return f"failed:{failed.error.errcode}"
     return SENT
 
 

@@ -27,6 +27,7 @@ WEBHOOK = f"{RASA}/webhooks/wechat/webhook"
 FAQ = "百万医疗险等待期多久"
 CORP, KF_SECRET, KF_TOKEN, KFID = "wwe2e00000000001", "e2e-kf-secret", "e2e-kf-token", "wkE2E"
 KF_AES_KEY = new_aes_key()
+KF_WAITING_USER = "wmWaitingSinceRestart"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,8 @@ def env(tmp_path_factory):
     platform = FakeWeChatPlatform().start()
     platform.add_app(APP_ID, APP_SECRET)
     platform.add_corp(CORP, kf_secret=KF_SECRET)
+    # written while no Rasa listened (its callback lost): the channel's start-up sync must answer it
+    platform.customer_sends(KFID, KF_WAITING_USER, FAQ)
     proxy = SlowProxy(f"http://127.0.0.1:{ACTION_PORT}").start()
     var_dir = tmp_path_factory.mktemp("wechat-e2e")
     stack = start_test_stack(var_dir, {
@@ -203,6 +206,16 @@ def test_slow_turn_with_lost_ack_is_answered_by_the_retry(env):
 KF_WEBHOOK = f"{RASA}/webhooks/wecom_kf/webhook"
 
 
+def test_kf_message_left_while_no_replica_listened_is_answered_at_start(env):
+    platform = env[0]
+    assert platform.wait_for(lambda p: p.kf_texts_to(KF_WAITING_USER), timeout=30)
+    time.sleep(1.0)                                            # a second answer would come now
+    answers = platform.kf_texts_to(KF_WAITING_USER)
+    assert len(answers) == 1 and "等待期" in answers[0]
+    first_sync = next(payload for name, payload in platform.calls if name == "kf/sync_msg")
+    assert "token" not in first_sync           # pulled by the start-up catch-up, not after a callback
+
+
 def test_kf_verification_and_conversation(env):
     platform, _, _, _ = env
     kf = WeComCallbackPusher(KF_WEBHOOK, KF_TOKEN, KF_AES_KEY, CORP)
@@ -224,3 +237,4 @@ def test_kf_verification_and_conversation(env):
     assert len(platform.kf_texts_to(user)) == 1
     assert len(user_events(user)) == 1
     kf.close()
+

@@ -1,6 +1,7 @@
 """Key-value store, ledger and shared token on real SQLite and Redis, under real concurrency."""
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from connectors.config import WeChatConfig
 from connectors.http_api import WeChatApiError
-from connectors.kvstore import LockTimeout, SqliteStore, locked
+from connectors.kvstore import LockTimeout, SqliteStore, async_locked, locked
 from connectors.ledger import TurnLedger
 from connectors.wechat_api import OfficialAccountApi
 
@@ -191,3 +192,27 @@ def test_wrong_secret_is_reported(platform, store):
     with pytest.raises(WeChatApiError) as err:
         OfficialAccountApi(cfg, store).send_text("oA", "x")
     assert err.value.errcode == 40125
+
+
+# ---- locks held for long work -------------------------------------------------------------------
+def test_async_lock_kept_alive_while_held(store):
+    async def scenario():
+        async with async_locked(store, "long-sync", ttl_s=0.3, wait_s=1, keep_alive=True) as lock:
+            await asyncio.sleep(1.0)                    # three times the lock's ttl
+            taken_meanwhile = store.add("lock:long-sync", "other-replica", 5)
+            return taken_meanwhile, lock.lost
+
+    assert asyncio.run(scenario()) == (False, False)
+    assert store.add("lock:long-sync", "other-replica", 5)      # released on exit
+
+
+def test_async_lock_reports_a_lost_lock(store):
+    async def scenario():
+        async with async_locked(store, "vanishing", ttl_s=0.3, wait_s=1, keep_alive=True) as lock:
+            store.delete_if("lock:vanishing", lock.token)          # e.g. the store was flushed
+            store.add("lock:vanishing", "other-replica", 5)
+            await asyncio.sleep(0.5)
+            return lock.lost
+
+    assert asyncio.run(scenario()) is True
+    assert store.get("lock:vanishing") == "other-replica"         # exiting never deletes another's lock

@@ -16,7 +16,7 @@ from connectors.wecom_api import KfApi
 from connectors.wecom_kf import WeComKfWebhook, plan_for_kf
 from tests.fakes.wechat_pusher import WeComCallbackPusher, new_aes_key, sign
 
-from .test_wechat_webhook import ScriptedBot
+from .test_wechat_webhook import DelayedBot, ScriptedBot
 
 CORP, KF_SECRET, AGENT_SECRET, AGENT_ID = "ww0123456789abcdef", "kf-secret", "agent-secret", 1000002
 KFID, TOKEN = "wkKF0001", "kf-callback-token"
@@ -34,6 +34,7 @@ def make(platform, store, bot=None, aes_key=None):
                         open_kfid=KFID, api_base_url=platform.base_url)
     bot = bot or ScriptedBot()
     hook = WeComKfWebhook(cfg, store, bot, KfApi(CORP, KF_SECRET, platform.base_url, store))
+    hook.sync_retry_s = (0.05, 0.1, 0.2)
     pusher = WeComCallbackPusher("http://unused", TOKEN, key, CORP)
     return hook, bot, pusher
 
@@ -209,6 +210,122 @@ def test_hostile_callbacks_are_refused(corp, sqlite_store):
 
     assert [r.status for r in asyncio.run(scenario())] == [403, 403, 403, 400, 413]
     assert bot.calls == []
+
+
+def new_customer() -> str:
+    return "wmUser" + uuid.uuid4().hex[:6]
+
+
+def sent_to(platform, user):
+    return [(m_["text"]["content"], m_["_at"]) for m_ in platform.kf_sent if m_.get("touser") == user]
+
+
+def test_customers_are_answered_concurrently_each_in_order(corp, sqlite_store):
+    hook, bot, pusher = make(corp, sqlite_store, bot=DelayedBot({"慢一": 1.0}))
+    slow, quick = new_customer(), new_customer()
+
+    async def scenario():
+        corp.customer_sends(KFID, slow, "慢一")
+        corp.customer_sends(KFID, slow, "慢二")
+        await callback(hook, pusher, corp.customer_sends(KFID, quick, "快"))
+        await hook.drain()
+
+    asyncio.run(scenario())
+    slow_sent, quick_sent = sent_to(corp, slow), sent_to(corp, quick)
+    assert [text for text, _ in slow_sent] == ["回声：慢一", "回声：慢二"]
+    assert [text for text, _ in quick_sent] == ["回声：快"]
+    assert quick_sent[0][1] < slow_sent[0][1]          # not held up behind another customer's slow turn
+
+
+def test_first_sync_leaves_history_unanswered(corp, sqlite_store):
+    """No cursor yet (new deployment, lost store): sync_msg returns 3 days; only recent messages are new."""
+    hook, bot, pusher = make(corp, sqlite_store)
+    user = new_customer()
+    hour_ago = int(time.time()) - 3600
+
+    async def scenario():
+        corp.customer_sends(KFID, user, "昨天问过的", send_time=hour_ago)
+        await callback(hook, pusher, corp.customer_sends(KFID, user, "刚刚问的"))
+        await hook.drain()
+        # with a cursor stored, whatever sync_msg returns is new, whatever its send_time
+        await callback(hook, pusher, corp.customer_sends(KFID, user, "迟到的消息", send_time=hour_ago))
+        await hook.drain()
+
+    asyncio.run(scenario())
+    assert [c["text"] for c in bot.calls] == ["刚刚问的", "迟到的消息"]
+
+
+def test_passing_failures_are_synced_again_without_a_new_callback(corp, sqlite_store):
+    hook, bot, pusher = make(corp, sqlite_store)
+    user = new_customer()
+    corp.fail_next("kf/sync_msg", -1)                    # WeCom busy
+    corp.fail_http_next("kf/sync_msg", 503)              # a gateway in between
+    corp.fail_next("kf/service_state/get", -1)           # mid-message: left for the next sync
+
+    async def scenario():
+        await callback(hook, pusher, corp.customer_sends(KFID, user, "在吗"))
+        await hook.drain()
+
+    asyncio.run(scenario())
+    assert [c["text"] for c in bot.calls] == ["在吗"]
+    assert corp.kf_texts_to(user) == ["回声：在吗"]
+    assert corp.count("kf/sync_msg") == 4
+
+
+def test_refused_sync_waits_for_the_next_callback(corp, sqlite_store):
+    hook, bot, pusher = make(corp, sqlite_store)
+    user = new_customer()
+    corp.fail_next("kf/sync_msg", 40058)                 # a refusal: trying again at once will not help
+
+    async def scenario():
+        await callback(hook, pusher, corp.customer_sends(KFID, user, "第一句"))
+        await hook.drain()
+        calls_after_refusal = corp.count("kf/sync_msg")
+        await callback(hook, pusher, corp.customer_sends(KFID, user, "第二句"))
+        await hook.drain()
+        return calls_after_refusal
+
+    assert asyncio.run(scenario()) == 1
+    assert [c["text"] for c in bot.calls] == ["第一句", "第二句"]
+
+
+def test_sync_busy_on_another_replica_is_tried_again(corp, sqlite_store):
+    """The other replica's sync may have read sync_msg before this callback's message arrived."""
+    hook, bot, pusher = make(corp, sqlite_store)
+    hook.sync_lock_wait_s = 0.1
+    user = new_customer()
+    assert sqlite_store.add(f"lock:kf:sync:{CORP}:{KFID}", "other-replica", 0.4)
+
+    async def scenario():
+        await callback(hook, pusher, corp.customer_sends(KFID, user, "排队"))
+        await hook.drain()
+
+    asyncio.run(scenario())
+    assert corp.kf_texts_to(user) == ["回声：排队"]
+
+
+def test_catch_up_answers_what_arrived_while_nobody_listened(corp, sqlite_store):
+    hook, bot, pusher = make(corp, sqlite_store)
+    user = new_customer()
+    corp.customer_sends(KFID, user, "没人回我")          # its callback went to a replica that was down
+
+    async def scenario():
+        hook.catch_up()
+        await hook.drain()
+
+    asyncio.run(scenario())
+    assert corp.kf_texts_to(user) == ["回声：没人回我"]
+    unbound = WeComKfWebhook(WeComKfConfig(corp_id=CORP, kf_secret=KF_SECRET, token=TOKEN,
+                                           encoding_aes_key=new_aes_key(), api_base_url=corp.base_url),
+                             sqlite_store, ScriptedBot(), KfApi(CORP, KF_SECRET, corp.base_url, sqlite_store))
+
+    async def without_account():
+        unbound.catch_up()                               # WECOM_OPEN_KFID empty: accounts unknown
+        await unbound.drain()
+
+    before = corp.count("kf/sync_msg")
+    asyncio.run(without_account())
+    assert corp.count("kf/sync_msg") == before
 
 
 def test_plan_for_kf_types():

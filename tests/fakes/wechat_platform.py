@@ -4,7 +4,8 @@ Official Account: ``cgi-bin/token``, ``cgi-bin/stable_token``, ``message/custom/
 window 45015, quota 45047, content limit 45002, token errors 40001/42001), ``message/custom/typing``.
 WeCom: ``gettoken``, ``kf/sync_msg`` (cursor, has_more, msg token), ``kf/send_msg`` (service_state
 0/1 only), ``kf/service_state/get|trans``, ``kf/send_msg_on_event``, ``message/send`` (app messages).
-Any errcode can be injected for the next calls of a path with :meth:`FakeWeChatPlatform.fail_next`.
+Any errcode can be injected for the next calls of a path with :meth:`FakeWeChatPlatform.fail_next`,
+an HTTP gateway error with :meth:`FakeWeChatPlatform.fail_http_next`.
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ class FakeWeChatPlatform:
         self.stable: Dict[str, str] = {}                  # appid -> current stable token
         self.calls: List[Tuple[str, Dict[str, Any]]] = []
         self.failures: Dict[str, Deque[int]] = defaultdict(deque)
+        self.http_failures: Dict[str, Deque[int]] = defaultdict(deque)
         self.delays: Dict[str, float] = {}
         self.custom_messages: List[Dict[str, Any]] = []
         self.typing_events: List[Dict[str, Any]] = []
@@ -118,11 +120,14 @@ class FakeWeChatPlatform:
                 raw = self.rfile.read(length) if length else b""
                 status, data = platform.dispatch(method, parts.path, query, raw)
                 body = json.dumps(data, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass    # the client gave up waiting (a read timeout): what it asked for was done
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -162,6 +167,11 @@ class FakeWeChatPlatform:
         """The next ``times`` calls of ``path`` (e.g. "message/custom/send") answer ``errcode``."""
         with self.lock:
             self.failures[path].extend([errcode] * times)
+
+    def fail_http_next(self, path: str, status: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``path`` get HTTP ``status`` (a gateway error) and no JSON body."""
+        with self.lock:
+            self.http_failures[path].extend([status] * times)
 
     def delay(self, path: str, seconds: float) -> None:
         self.delays[path] = seconds
@@ -267,6 +277,9 @@ class FakeWeChatPlatform:
             return 200, {"errcode": 47001, "errmsg": "data format error"}
         with self.changed:
             self.calls.append((name, payload))
+            if self.http_failures[name]:
+                self.changed.notify_all()
+                return self.http_failures[name].popleft(), {"gateway": "upstream unavailable"}
             try:
                 result = self._route(method, name, query, payload)
             finally:
@@ -274,6 +287,9 @@ class FakeWeChatPlatform:
         return 200, result
 
     def _route(self, method: str, name: str, query: Dict[str, str], payload: Dict[str, Any]) -> Dict[str, Any]:
+        if name in ("token", "stable_token", "gettoken") and self.failures[name]:
+            code = self.failures[name].popleft()
+            return {"errcode": code, "errmsg": f"injected error {code}"}
         if name == "token" and method == "GET":
             return self._oa_token(query)
         if name == "stable_token" and method == "POST":
