@@ -32,6 +32,7 @@ RECORD_TTL_S = 900.0
 # from a dead owner. The owner renews every LEASE_S / 4, so a live turn keeps its lease unless its
 # process stalls for seconds (then the takeover replays the answer; see the module docstring).
 LEASE_S = 4.0
+SIGNATURE_TTL_S = 360.0                 # plain-mode signatures remembered past the 300-s timestamp window
 OPEN_TURNS = "open-turns"               # index of owned turns not yet delivered (for the orphan sweep)
 
 
@@ -61,6 +62,19 @@ class TurnLedger:
     def __init__(self, store: KeyValueStore, ttl_s: float = RECORD_TTL_S) -> None:
         self.store = store
         self.ttl_s = ttl_s
+
+    def bind_signature(self, signature: str, key: str) -> bool:
+        """Plain mode: False when ``signature`` already came with another message.
+
+        A plain-mode signature covers token, timestamp and nonce but not the body, so a captured
+        URL could carry a forged body with a new MsgId for as long as its timestamp is accepted.
+        Each signature is bound to the first message it came with; WeChat's retries of that message
+        still pass. Kept a little longer than the 300-s timestamp window.
+        """
+        name = f"sig:{signature.lower()}"
+        if self.store.add(name, key, SIGNATURE_TTL_S):
+            return True
+        return self.store.get(name) in (key, None)
 
     def claim(self, key: str, waiting_until: float, owner: str = "", lease_s: float = LEASE_S,
               sealed: str = "") -> Tuple[bool, Optional[TurnRecord]]:

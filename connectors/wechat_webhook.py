@@ -119,6 +119,9 @@ class WeChatWebhook:
         deadline = started + self.config.passive_deadline_s
         waiting_until = time.time() + (deadline - time.monotonic())
         try:
+            if not encrypted and not await asyncio.to_thread(self.ledger.bind_signature,
+                                                             query.get("signature", ""), key):
+                return self._reject(Rejected(403, "signature already used by another message"), "receive")
             owner, record = await asyncio.to_thread(self.ledger.claim, key, waiting_until, self.instance,
                                                     self.lease_s, self._seal(key, msg, plan))
         except Exception as exc:   # store down: answer anyway rather than lose the message

@@ -280,6 +280,28 @@ def test_replay_and_retries_run_one_turn(platform, sqlite_store):
     assert platform.messages_to(OPENID) == []
 
 
+def test_plain_mode_signature_cannot_carry_another_message(platform, sqlite_store):
+    """Plain mode signs token/timestamp/nonce only: a captured URL with a forged body is refused."""
+    hook, bot, pusher = setup(platform, sqlite_store, mode="plain")
+
+    async def scenario():
+        genuine = pusher.text(OPENID, "真的消息")
+        params, body = pusher.build(genuine)
+        first = await hook.receive(params, body)
+        retry = await hook.receive(params, body)                  # WeChat resending the same push
+        # the same URL (openid included) with a forged message in that user's name: another MsgId
+        _, forged_body = pusher.build(pusher.text(OPENID, "假的消息"))
+        forged = await hook.receive(params, forged_body)
+        await hook.drain()
+        return first, retry, forged
+
+    first, retry, forged = asyncio.run(scenario())
+    assert pusher.decode_reply(first.body)["Content"] == "回声：真的消息"
+    assert pusher.decode_reply(retry.body)["Content"] == "回声：真的消息"
+    assert forged.status == 403
+    assert [c["text"] for c in bot.calls] == ["真的消息"]
+
+
 def test_slow_turn_goes_out_once_through_customer_service(platform, sqlite_store):
     hook, bot, pusher = setup(platform, sqlite_store, bot=ScriptedBot(delay=0.8), deadline=0.3)
 
