@@ -35,9 +35,9 @@ from connectors.config import WeChatConfig
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.ledger import TurnLedger
 from connectors.logsafe import pseudonym
+from connectors.outbound import send_in_order_async
 from connectors.ratelimit import describe, open_limiter
 from connectors.rasa_glue import configure_connector_logging, once_the_model_is_loaded, query_of, read_limited
-from connectors.outbound import send_in_order_async
 from connectors.replies import message_parts, texts_from_bot
 from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_api import OfficialAccountApi

@@ -31,9 +31,9 @@ from common.settings import Settings, load_settings
 from connectors.config import WeComKfConfig
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.logsafe import pseudonym
+from connectors.outbound import send_in_order_async
 from connectors.ratelimit import open_limiter
 from connectors.rasa_glue import configure_connector_logging, once_the_model_is_loaded, query_of, read_limited
-from connectors.outbound import send_in_order_async
 from connectors.replies import message_parts, texts_from_bot
 from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_webhook import HttpReply
