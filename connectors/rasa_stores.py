@@ -161,11 +161,14 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         url = self.engine.url
         self.engine.dispose()
         kwargs = create_engine_kwargs(url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        sqlite = url.get_backend_name() == "sqlite"
+        if sqlite and url.database not in (None, "", ":memory:"):
             # SQLAlchemy 1.4 opens and closes a new SQLite connection per session (NullPool): ~6% of
             # Rasa's CPU per turn; a small pool keeps them (what SQLAlchemy 2.0 does by default)
             kwargs.update(poolclass=sa.pool.QueuePool, pool_size=5, connect_args={"check_same_thread": False})
-        self.engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
+        # a server connection can go stale (PostgreSQL restarted): ping it on checkout. A SQLite file cannot,
+        # and the ping's round trip cost ~1-2 % of Rasa's event loop per turn (py-spy)
+        self.engine = sa.create_engine(url, pool_pre_ping=not sqlite, **kwargs)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", sqlite_write_ahead)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)

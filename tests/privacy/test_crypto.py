@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 
 from common.settings import load_settings
+from transcripts import crypto
 from transcripts.crypto import DEV_KEY_ID, DecryptionError, KeyConfigError, KeyRing, key_id_of, parse_keys
 
 from .conftest import K1, K2
@@ -105,3 +107,46 @@ def test_production_secret_check_knows_the_transcript_keys():
     assert any("TRANSCRIPT_KEYS" in p for p in secret_problems(load_settings(base), examples=set()))
     ok = load_settings({**base, "TRANSCRIPT_KEYS": f"{K2},{K1}"})
     assert not any("TRANSCRIPT_KEYS" in p for p in secret_problems(ok, examples=set()))
+
+
+# ---- nonces: drawn from the OS in batches -------------------------------------------------------
+def _nonce_of(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token.split(".")[2] + "==")[:12]
+
+
+def test_nonces_stay_unique_across_batches(ring):
+    tokens = [ring.encrypt("同一句话", AAD) for _ in range(3 * crypto._NonceSource.BATCH + 7)]
+    nonces = {_nonce_of(t) for t in tokens}
+    assert len(nonces) == len(tokens)
+    assert all(ring.decrypt(t, AAD) == "同一句话" for t in tokens[::97])
+
+
+def test_one_system_call_serves_a_batch_of_nonces(monkeypatch):
+    calls = []
+    real = os.urandom
+
+    def counting(n: int) -> bytes:
+        calls.append(n)
+        return real(n)
+
+    monkeypatch.setattr(crypto.os, "urandom", counting)
+    source = crypto._NonceSource()
+    taken = [source.take() for _ in range(2 * source.BATCH)]
+    assert len(calls) == 2 and len(set(taken)) == len(taken) and all(len(n) == 12 for n in taken)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_never_reuses_its_parents_nonces():
+    source = crypto._NonceSource()
+    source.take()                                   # the parent holds a batch
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                    # child: its next nonce, back to the parent
+        os.close(read_end)
+        os.write(write_end, source.take())
+        os._exit(0)
+    os.close(write_end)
+    child_nonce = os.read(read_end, 12)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert len(child_nonce) == 12 and child_nonce != source.take()
