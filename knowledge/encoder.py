@@ -18,9 +18,13 @@ import numpy as np
 from knowledge.batching import encode_in_length_order
 
 
+E5_FAMILY = "multilingual-e5-small"
+
+
 class Encoder(Protocol):
     name: str
     dim: int
+    family: str  # the model the vectors come from, whatever runs it (torch, ONNX): what a re-ranker is trained on
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 64,
                progress: Optional[Callable[[int], None]] = None) -> np.ndarray: ...
@@ -41,6 +45,7 @@ class SentenceTransformerEncoder:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         self.name = f"e5-small:{Path(model_dir).name}"
+        self.family = E5_FAMILY
         self.dim = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()
 
@@ -77,6 +82,7 @@ class HashingEncoder:
 
     def __init__(self, dim: int = 256) -> None:
         self.name, self.dim = f"hashing-{dim}", dim
+        self.family = self.name
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 64,
                progress: Optional[Callable[[int], None]] = None) -> np.ndarray:

@@ -46,6 +46,7 @@ class OnnxEncoder:
         self._tokenizer.enable_padding(pad_id=1 if pad_id is None else pad_id, pad_token="<pad>")
         self.name = f"e5-small-onnx-{'int8emb' if variant == 'int8' else variant}:{model_dir.name}"
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
+        self.family = "multilingual-e5-small"  # knowledge.encoder.E5_FAMILY (this module also runs without it)
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int = 32,

@@ -1,123 +1,108 @@
-"""Train the candidate re-ranker from the knowledge base itself (never from the dev set).
+"""The candidate re-ranker and the decision thresholds chosen with it, shipped as one artefact.
 
-Training queries: every FAQ similar question (its own index entry left out, so the model cannot
-just recognise it), synthetic clause questions built from product aliases x section words,
-follow-ups that rely on the conversation's product, and near-miss questions about products we
-do not sell (every candidate negative). The dev set is only used to calibrate the threshold.
+`knowledge/model/reranker.pkl` (the gradient-boosted classifier) and `reranker.json` (its thresholds,
+features, cross-validated figures and the pickle's sha256) are produced together by
+`make reranker` (knowledge/training.py) and committed. Every machine loads the same model and the same
+thresholds: a model trained on each machine's own float rounding of the embeddings, judged by a
+threshold calibrated on another machine's model, is what made decisions differ between CPUs.
+
+Its features are item-agnostic (similarities, ranks, product and section signals), so the shipped
+model also ranks content an editor publishes later; nothing is retrained at run time.
+An encoder the artefact was not trained for (the hashing encoder of unit tests) gets a model trained
+on the spot from the knowledge base, with default thresholds.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import random
-from typing import TYPE_CHECKING, Optional
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+from knowledge.decision import Thresholds
 
 if TYPE_CHECKING:
     from knowledge.search import KnowledgeIndex
 
 log = logging.getLogger(__name__)
 
-CLAUSE_TEMPLATES = ("{alias}{kw}", "{alias}{kw}是怎么规定的", "{alias}条款里{kw}怎么写的", "请问{alias}的{kw}")
-FOLLOW_UP_TEMPLATES = ("那{kw}呢", "{kw}怎么说", "这个{kw}是啥")
-FOREIGN_TEMPLATES = ("{term}怎么买", "{term}能报销吗", "{term}怎么理赔", "你们有{term}吗", "{term}多少钱")
+ARTEFACT_DIR = Path(__file__).with_name("model")
+MODEL_FILE = "reranker.pkl"
+INFO_FILE = "reranker.json"
 
 
-def training_queries(index: "KnowledgeIndex", seed: int = 13) -> list[tuple[str, Optional[str], Optional[str], Optional[str]]]:
-    """(query, gold item id or None, context product, text to exclude from dense search)."""
-    rng = random.Random(seed)
-    vocab, snap = index.vocab, index.snapshot
-    out: list[tuple[str, Optional[str], Optional[str], Optional[str]]] = []
-    for faq in snap.faqs:
-        for q in faq.similar:
-            out.append((q, faq.id, None, q))
-    for item_id, questions in snap.clause_questions.items():
-        _, pid, section = item_id.split(".", 2)
-        plain_faq = vocab.product_faq_sections.get(pid, {}).get(section)
-        for q in questions:
-            # the same routing rule as the dev set: a plain question on a topic that has its own
-            # product FAQ goes to that FAQ; asking for the contract text goes to the clause
-            gold = plain_faq if plain_faq and not vocab.asks_for_clause(q) else item_id
-            out.append((q, gold, None, q))
-    for doc in snap.clause_docs:
-        pid = doc.product_id
-        aliases = vocab.product_aliases.get(pid, [])[:4]
-        faq_topics = vocab.product_faq_sections.get(pid, {})
-        for sec in doc.sections():
-            words = vocab.section_keywords.get(sec, [])[:4]
-            gold = f"clause.{pid}.{sec}"
-            for alias in aliases if not snap.clause_questions.get(gold) else ():
-                for kw in rng.sample(words, min(2, len(words))):
-                    tpl = rng.choice(CLAUSE_TEMPLATES)
-                    q = tpl.format(alias=alias, kw=kw)
-                    asks_clause = vocab.asks_for_clause(q)
-                    out.append((q, faq_topics.get(sec, gold) if not asks_clause else gold, None, None))
-            for kw in words[:2]:
-                q = rng.choice(FOLLOW_UP_TEMPLATES).format(kw=kw)
-                out.append((q, gold, pid, None))
-    for term in vocab.foreign_terms:
-        out.append((rng.choice(FOREIGN_TEMPLATES).format(term=term), None, None, None))
-    return out
+class ArtefactMismatch(RuntimeError):
+    """The shipped re-ranker does not fit this code (features or library changed): retrain it."""
 
 
-def build_training_matrix(index: "KnowledgeIndex") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from knowledge.search import QueryContext
+@dataclass
+class Reranker:
+    model: Any
+    thresholds: Thresholds
+    info: dict = field(default_factory=dict)
 
-    queries = training_queries(index)
-    vecs, _ = _encode_queries(index, [q for q, *_ in queries])
-    X, y, groups = [], [], []
-    for n, ((q, gold, ctx, exclude), qvec) in enumerate(zip(queries, vecs)):
-        qctx = QueryContext.parse(index.vocab, q, ctx)
-        cands, feats, _ = index.features(qctx, qvec, exclude_text=exclude)
-        for c, row in zip(cands, feats):
-            X.append(row)
-            y.append(1 if index.item_ids[c] == gold else 0)
-            groups.append(n)
-    return np.array(X, dtype=np.float32), np.array(y), np.array(groups)
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """P(candidate answers the query), one per row of X (FEATURES order)."""
+        return self.model.predict_proba(X)[:, 1]
 
 
-def _encode_queries(index: "KnowledgeIndex", texts: list[str]) -> tuple[np.ndarray, int]:
-    from knowledge.encoder import encode_cached
+def save_artefact(reranker: Reranker, directory: Path = ARTEFACT_DIR) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    blob = pickle.dumps(reranker.model, protocol=5)
+    (directory / MODEL_FILE).write_bytes(blob)
+    info = {**reranker.info, "thresholds": reranker.thresholds.to_dict(),
+            "model_sha256": hashlib.sha256(blob).hexdigest()}
+    (directory / INFO_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
-    return encode_cached(index.encoder, index.cache, texts, "query")
+
+def load_artefact(directory: Path = ARTEFACT_DIR) -> Optional[Reranker]:
+    """The shipped re-ranker, or None when there is none; refuses a model that is not its info's own."""
+    info_path, model_path = directory / INFO_FILE, directory / MODEL_FILE
+    if not (info_path.exists() and model_path.exists()):
+        return None
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    blob = model_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != info.get("model_sha256"):
+        raise ArtefactMismatch(f"{model_path} is not the model {info_path} was calibrated for: run `make reranker`")
+    model = pickle.loads(blob)  # a file of this repository, written by save_artefact: trusted
+    return Reranker(model, Thresholds(**info["thresholds"]), info)
 
 
-def reranker_key(index: "KnowledgeIndex") -> str:
-    """Everything the trained model depends on: content, vocabulary, encoder, features and this code."""
-    import hashlib
-    import json
-    from pathlib import Path
+def check_fits(reranker: Reranker, features: tuple[str, ...]) -> None:
+    import sklearn
 
+    if tuple(reranker.info.get("features", ())) != tuple(features):
+        raise ArtefactMismatch("the shipped re-ranker was trained on other features: run `make reranker`")
+    if reranker.info.get("sklearn") != sklearn.__version__:
+        raise ArtefactMismatch(f"the shipped re-ranker was saved by scikit-learn {reranker.info.get('sklearn')}, "
+                               f"this is {sklearn.__version__}: run `make reranker`")
+
+
+_shipped: dict[str, Optional[Reranker]] = {}
+
+
+def shipped_reranker() -> Optional[Reranker]:
+    """The committed artefact, loaded once per process."""
+    if "model" not in _shipped:
+        _shipped["model"] = load_artefact()
+    return _shipped["model"]
+
+
+def reranker_for(index: "KnowledgeIndex") -> Reranker:
+    """The shipped re-ranker when it was trained for this encoder; otherwise one trained here and now."""
     from knowledge.search import FEATURES
 
-    parts = [index.snapshot.version, index.encoder.name, json.dumps(FEATURES),
-             json.dumps(index.vocab.__dict__, ensure_ascii=False, sort_keys=True, default=str),
-             Path(__file__).read_text(encoding="utf-8"),
-             Path(__file__).with_name("search.py").read_text(encoding="utf-8")]
-    return "reranker:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    shipped = shipped_reranker()
+    family = getattr(index.encoder, "family", index.encoder.name)
+    if shipped is not None and shipped.info.get("encoder_family") == family:
+        check_fits(shipped, FEATURES)
+        return shipped
+    from knowledge.training import fit_knowledge_base_only
 
-
-def load_or_train_reranker(index: "KnowledgeIndex"):
-    """The re-ranker for this exact knowledge base, from the cache when it was trained before."""
-    import pickle
-
-    key = reranker_key(index)
-    blob = index.cache.get_artefact(key)
-    if blob is not None:
-        return pickle.loads(blob)  # our own cache file under var/: trusted
-    model = train_reranker(index)
-    index.cache.put_artefact(key, pickle.dumps(model))
-    return model
-
-
-def train_reranker(index: "KnowledgeIndex"):
-    """A gradient-boosted classifier over candidate features; P(candidate is the answer)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    X, y, _ = build_training_matrix(index)
-    # chosen against logistic regression and a smaller forest on the dev set (bench/results/retrieval.md)
-    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=31,
-                                           min_samples_leaf=20, l2_regularization=1.0, random_state=0)
-    model.fit(X, y)
-    log.info("re-ranker trained", extra={"event": "knowledge.reranker", "rows": int(len(y)), "positives": int(y.sum())})
-    return model
+    log.info("no shipped re-ranker for this encoder: training one from the knowledge base",
+             extra={"event": "knowledge.reranker_local", "encoder": index.encoder.name})
+    return fit_knowledge_base_only(index)

@@ -6,19 +6,20 @@ the re-ranker); `search()` is then a single query embedding plus cheap arithmeti
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import numpy as np
 
 from knowledge.corpus import Corpus, Item, KnowledgeSnapshot, build_corpus
+from knowledge.decision import Decision, Thresholds, Topic, decide, group_topics, topic_key
 from knowledge.encoder import EmbeddingCache, Encoder, encode_cached
+from knowledge.followup import follow_up_query
 from knowledge.lexical import BM25, tokenize
+from knowledge.textnorm import match_key, normalize
 from knowledge.vector_index import VectorIndex
 from knowledge.vocabulary import Vocabulary
 
@@ -27,15 +28,13 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 DENSE_CANDIDATE_ENTRIES = 120
 MAX_CANDIDATES = 25
-DEFAULT_THRESHOLD = 0.5
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FOLLOW_UP_MARKERS = ("那", "这个", "这", "它", "该")   # 那等待期呢, 这个理赔要啥材料: about the product in context
 
 FEATURES = (
     "dense", "dense_gap", "dense_rank", "dense_mean3", "bm25", "bm25_rank", "bm25_entry", "is_clause",
     "query_product", "context_product", "product_match", "product_other", "general_faq",
     "section_match", "names_section", "asks_clause", "article_match", "product_faq_topic",
-    "foreign_term", "query_len",
+    "foreign_term", "query_len", "about_insurance", "public_scheme",
 )
 
 
@@ -54,15 +53,43 @@ class Hit:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One answer the bot can give: the item it leads with, and the same topic's other kind (the clause
+    article behind an FAQ, or the FAQ beside a clause article) when the candidates had it."""
+
+    id: str
+    label: str       # what an option shows: an FAQ's standard question, or a clause article's citation
+    hit: Hit
+    companion: Optional[Hit] = None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "label": self.label, "hit": self.hit.to_dict(),
+                "companion": self.companion.to_dict() if self.companion else None}
+
+
 @dataclass
 class SearchResult:
     query: str
     hits: list[Hit]
-    answerable: bool
-    confidence: float = 0.0  # re-ranker margin: P(top hit) - P(runner-up); what `answerable` thresholds
+    answerable: bool  # decision == "answer"
+    confidence: float = 0.0  # re-ranker margin: P(best topic) - P(runner-up topic)
     product: Optional[str] = None
     reason: str = ""
     timings_ms: dict = field(default_factory=dict)
+    decision: str = "refuse"  # "answer" | "clarify" | "refuse"
+    choices: list[Choice] = field(default_factory=list)  # the answer (one) or the options, in order shown
+    thresholds: dict = field(default_factory=dict)
+    matched: Optional[str] = None  # the indexed question the message equals (reason "exact_match")
+    top_score: float = 0.0  # P(best topic)
+
+    @property
+    def options(self) -> list[str]:
+        return [c.id for c in self.choices] if self.decision == "clarify" else []
+
+    @property
+    def answer(self) -> Optional[Choice]:
+        return self.choices[0] if self.decision == "answer" and self.choices else None
 
 
 @dataclass
@@ -76,6 +103,8 @@ class QueryContext:
     articles: list[int]
     asks_clause: bool
     foreign: Optional[str]
+    about_insurance: bool = True
+    public_scheme: bool = False
 
     @classmethod
     def parse(cls, vocab: Vocabulary, text: str, context_product: Optional[str]) -> "QueryContext":
@@ -85,13 +114,8 @@ class QueryContext:
         if not named and context_product in vocab.product_names:
             product, from_ctx = context_product, True
         return cls(text, product, from_ctx, vocab.sections_named(text), vocab.article_numbers(text),
-                   vocab.asks_for_clause(text), vocab.foreign_term(text))
-
-
-def load_calibration() -> dict:
-    if CALIBRATION_FILE.exists():
-        return json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-    return {"threshold": DEFAULT_THRESHOLD}
+                   vocab.asks_for_clause(text), vocab.foreign_term(text), vocab.about_insurance(text),
+                   any(t in text for t in vocab.public_scheme_terms))
 
 
 class KnowledgeIndex:
@@ -111,8 +135,8 @@ class KnowledgeIndex:
         self._entry_pos = {e.key: n for n, e in enumerate(corpus.entries)}
         self.bm25 = BM25([tokenize(self._lexical_text(corpus.items[i])) for i in self.item_ids])
         self.entry_bm25 = BM25([tokenize(e.text) for e in corpus.entries])
-        self.reranker = None
-        self.threshold = float(load_calibration().get("threshold", DEFAULT_THRESHOLD))
+        self.reranker = None  # knowledge.rerank.Reranker: the model and the thresholds chosen with it
+        self._exact = self._exact_questions(corpus)
         self._query_cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
         self.stats: dict = {}
 
@@ -135,13 +159,29 @@ class KnowledgeIndex:
                 embedded += fresh
         index = cls(snapshot, corpus, encoder, vocab, vectors, cache)
         if train_reranker:
-            from knowledge.rerank import load_or_train_reranker
+            from knowledge.rerank import reranker_for
 
-            index.reranker = load_or_train_reranker(index)
+            index.reranker = reranker_for(index)
         index.stats = {"entries": len(corpus.entries), "items": len(corpus.items), "embedded": embedded,
                        "build_s": round(time.perf_counter() - started, 3)}
         log.info("knowledge index built", extra={"event": "knowledge.built", "version": index.version, **index.stats})
         return index
+
+    @staticmethod
+    def _exact_questions(corpus: Corpus) -> dict[str, Optional[str]]:
+        """match_key of every indexed question -> its item (None when two items share the question)."""
+        out: dict[str, Optional[str]] = {}
+        for entry in corpus.entries:
+            if entry.prompt != "query":
+                continue
+            key = match_key(entry.text)
+            if key:
+                out[key] = entry.item_id if out.get(key, entry.item_id) == entry.item_id else None
+        return out
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.reranker.thresholds if self.reranker is not None else Thresholds()
 
     @staticmethod
     def _lexical_text(item: Item) -> str:
@@ -227,6 +267,7 @@ class KnowledgeIndex:
                 float(is_clause and match and any(a.article_no in qctx.articles for a in item.articles)),
                 float(item.id in faq_topics.values() and any(s in qctx.sections for s, f in faq_topics.items() if f == item.id)),
                 float(qctx.foreign is not None), min(len(qctx.text), 60) / 60.0,
+                float(qctx.about_insurance), float(qctx.public_scheme),
             ])
         return cands, np.array(rows, dtype=np.float32).reshape(len(cands), len(FEATURES)), best_entry
 
@@ -267,20 +308,23 @@ class KnowledgeIndex:
                    item.products[0] if len(item.products) == 1 else None, None)
 
     def search(self, query: str, top_k: int = 5, context_product: Optional[str] = None,
-               mode: str = "full") -> SearchResult:
+               mode: str = "full", previous_query: Optional[str] = None) -> SearchResult:
         """mode: 'full' (shipped), 'dense' (nearest neighbour only) or 'bm25' (lexical only).
 
+        previous_query: the conversation's last question; "那重疾险呢" after it asks the same thing
+        of 重疾险 (knowledge/followup.py).
         A product known only from earlier turns is a hint, not a filter: when the message names no
-        product, is no follow-up about it (那…呢, a clause topic like 等待期, 条款) and is not answerable
-        in that product's context, it is searched once more without it.
-        The re-ranker learned context only from clause follow-ups (那等待期呢), so a general question
-        in a product conversation (扣款失败了怎么办 after 百万医疗险) was refused before this.
+        product, is no follow-up about it (那…呢, a clause topic like 等待期, 条款) and is not answered
+        in that product's context, it is searched once more without it (扣款失败了怎么办 after
+        百万医疗险 is a general question).
         """
-        result = self._search(query, top_k, context_product, mode)
-        if (mode == "full" and context_product and not result.answerable and result.reason == "low_confidence"
+        text = normalize(" ".join(query.split())[:MAX_QUERY_CHARS])
+        text = follow_up_query(self.vocab, text, normalize(previous_query) if previous_query else None)
+        result = self._search(text, top_k, context_product, mode)
+        if (mode == "full" and context_product and result.decision != "answer"
                 and result.product == context_product and not self._about_the_product(result.query)):
-            plain = self._search(query, top_k, None, mode)
-            if plain.answerable:
+            plain = self._search(text, top_k, None, mode)
+            if plain.decision == "answer":
                 return plain
         return result
 
@@ -289,9 +333,8 @@ class KnowledgeIndex:
         return (text.startswith(FOLLOW_UP_MARKERS) or bool(self.vocab.sections_named(text))
                 or self.vocab.asks_for_clause(text))
 
-    def _search(self, query: str, top_k: int, context_product: Optional[str], mode: str) -> SearchResult:
+    def _search(self, text: str, top_k: int, context_product: Optional[str], mode: str) -> SearchResult:
         t0 = time.perf_counter()
-        text = " ".join(query.split())[:MAX_QUERY_CHARS]
         qctx = QueryContext.parse(self.vocab, text, context_product)
         if mode == "bm25":
             bm = self.bm25.scores(tokenize(text))
@@ -305,15 +348,79 @@ class KnowledgeIndex:
             order = sorted(dense, key=dense.get, reverse=True)[:top_k]
             hits = [self._hit(c, dense[c], best_entry[c]) for c in order]
             return SearchResult(text, hits, bool(hits), hits[0].score if hits else 0.0, qctx.product)
+        return self.rank(qctx, qvec, top_k, t0, t1)
+
+    def rank(self, qctx: QueryContext, qvec: np.ndarray, top_k: int = 5, t0: Optional[float] = None,
+             t1: Optional[float] = None) -> SearchResult:
+        """The shipped ranking and decision for a parsed query and its vector."""
+        t0 = time.perf_counter() if t0 is None else t0
+        t1 = t0 if t1 is None else t1
         cands, X, best_entry = self.features(qctx, qvec)
-        scores = self.reranker.predict_proba(X)[:, 1] if self.reranker is not None else X[:, 0]
-        order = np.argsort(-scores)[:max(top_k, 2)]
+        scores = self.reranker.predict(X) if self.reranker is not None else X[:, 0]
+        order = np.argsort(-scores, kind="stable")[:max(top_k, 2)]
         hits = [self._hit(cands[i], scores[i], best_entry[cands[i]]) for i in order]
-        # the margin over the runner-up separates right from wrong answers far better than P(top) alone
-        confidence = float(scores[order[0]] - (scores[order[1]] if len(order) > 1 else 0.0)) if hits else 0.0
-        # a product or topic we do not sell (vocabulary.yml foreign_terms) is never answered from our FAQ
-        answerable = bool(hits) and confidence >= self.threshold and qctx.foreign is None
-        reason = "" if answerable else ("foreign_term" if qctx.foreign else "low_confidence")
+        topics = self.topics(qctx, cands, scores)
+        thresholds = self.thresholds
+        decision = decide(topics, thresholds, foreign=qctx.foreign is not None)
+        matched = self._exact_match(qctx, cands)
+        if matched is not None and decision.reason != "foreign_term":
+            item_pos, entry_text = matched
+            topic = next(t for t in topics if item_pos in t.members)
+            decision = Decision("answer", "exact_match", decision.margin, (topic,))
+        choices = [self._choice(t, cands, scores, best_entry, qctx,
+                                lead=matched[0] if matched is not None and decision.reason == "exact_match" else None)
+                   for t in decision.topics]
         t2 = time.perf_counter()
-        return SearchResult(text, hits[:top_k], answerable, round(confidence, 4), qctx.product, reason,
-                            {"embed": round((t1 - t0) * 1000, 2), "rank": round((t2 - t1) * 1000, 2)})
+        return SearchResult(qctx.text, hits[:top_k], decision.decision == "answer", round(decision.margin, 4),
+                            qctx.product, decision.reason,
+                            {"embed": round((t1 - t0) * 1000, 2), "rank": round((t2 - t1) * 1000, 2)},
+                            decision.decision, choices, thresholds.to_dict(),
+                            matched[1] if matched is not None and decision.reason == "exact_match" else None,
+                            round(topics[0].score, 4) if topics else 0.0)
+
+    def topics(self, qctx: QueryContext, cands: list[int], scores: np.ndarray) -> list[Topic]:
+        topic_faqs = self.vocab.topic_faqs(qctx.product) if qctx.product else {}
+        keys = []
+        for c in cands:
+            item = self.corpus.items[self.item_ids[c]]
+            keys.append(topic_key(item.id, item.kind, item.section, item.products, qctx.product, topic_faqs))
+        topics = group_topics(keys, [float(x) for x in scores])
+        for topic in topics:  # members as candidate positions in `cands`
+            topic.members = [int(m) for m in topic.members]
+        return topics
+
+    def _exact_match(self, qctx: QueryContext, cands: list[int]) -> Optional[tuple[int, str]]:
+        """(candidate position, the indexed question) when the message is an indexed question as typed."""
+        key = match_key(qctx.text)
+        item_id = self._exact.get(key) if key else None
+        if item_id is None:
+            return None
+        pos = self._item_pos[item_id]
+        if pos not in cands:
+            return None
+        entry = next(e for e in self.corpus.entries if e.item_id == item_id and e.prompt == "query"
+                     and match_key(e.text) == key)
+        return cands.index(pos), entry.text
+
+    def _choice(self, topic: Topic, cands: list[int], scores: np.ndarray, best_entry: dict[int, int],
+                qctx: QueryContext, lead: Optional[int] = None) -> Choice:
+        """The topic as one answer: which item leads and which one is cited beside it.
+
+        A product's own FAQ leads its clause article (plain words first, the article cited); a general
+        FAQ (等待期是什么) follows the named product's article; asking for the contract text (条款)
+        puts the article first."""
+        items = [(m, self.corpus.items[self.item_ids[cands[m]]]) for m in topic.members]
+        faqs = [m for m, it in items if it.kind == "faq"]
+        clauses = [m for m, it in items if it.kind == "clause"]
+        if lead is None:
+            lead = topic.members[0]
+            if faqs and clauses:
+                product_faqs = set(self.vocab.product_faq_sections.get(qctx.product or "", {}).values())
+                faq_leads = self.item_ids[cands[faqs[0]]] in product_faqs and not qctx.asks_clause
+                lead = faqs[0] if faq_leads else clauses[0]
+        lead_kind = self.corpus.items[self.item_ids[cands[lead]]].kind
+        other = next((m for m in (clauses if lead_kind == "faq" else faqs)), None)
+        hit = self._hit(cands[lead], scores[lead], best_entry[cands[lead]])
+        companion = self._hit(cands[other], scores[other], best_entry[cands[other]]) if other is not None else None
+        label = hit.title if hit.kind == "faq" else hit.citation
+        return Choice(hit.id, label, hit, companion)

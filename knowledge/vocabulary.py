@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -64,6 +64,9 @@ class Vocabulary:
     foreign_terms: list[str]
     product_faq_sections: dict[str, dict[str, str]]
     clause_words: list[str]
+    public_scheme_terms: list[str] = field(default_factory=list)
+    insurance_words: list[str] = field(default_factory=list)
+    section_faqs: dict[str, str] = field(default_factory=dict)
 
     def mentioned_products(self, text: str) -> list[str]:
         """Products a message names, longest alias first, so '网约车司机意外险' is not also '意外险'."""
@@ -86,10 +89,24 @@ class Vocabulary:
         return {sec for sec, words in self.section_keywords.items() if any(w in text for w in words)}
 
     def foreign_term(self, text: str) -> Optional[str]:
-        """A product or topic we do not sell, after removing our own product names ('网约车险' is not '车险')."""
+        """A product, company or topic we do not handle, after removing our own product names ('网约车险'
+        is not '车险'); a public scheme (医保卡) only when the message names none of our products."""
+        stripped = text
         for alias in sorted((a for al in self.product_aliases.values() for a in al), key=len, reverse=True):
-            text = text.replace(alias, "\u0000")
-        return next((t for t in self.foreign_terms if t in text), None)
+            stripped = stripped.replace(alias, "\u0000")
+        found = next((t for t in self.foreign_terms if t in stripped), None)
+        if found is None and stripped == text:
+            found = next((t for t in self.public_scheme_terms if t in text), None)
+        return found
+
+    def about_insurance(self, text: str) -> bool:
+        """The message uses an insurance word, one of our product names or a clause section word."""
+        return (any(w in text for w in self.insurance_words) or bool(self.mentioned_products(text))
+                or bool(self.sections_named(text)))
+
+    def topic_faqs(self, product: str) -> dict[str, str]:
+        """section -> the FAQ that answers it for `product`: its own product FAQ, else the general one."""
+        return {**self.section_faqs, **self.product_faq_sections.get(product, {})}
 
     def asks_for_clause(self, text: str) -> bool:
         return any(w in text for w in self.clause_words) or bool(ARTICLE_RE.search(text))
@@ -104,5 +121,7 @@ def load_vocabulary(content_dir: Path) -> Vocabulary:
     vocab = yaml.safe_load((content_dir / "vocabulary.yml").read_text(encoding="utf-8"))
     names = {p["id"]: p["name"] for p in products}
     aliases = {pid: sorted(set(vocab["product_aliases"].get(pid, [])), key=len, reverse=True) for pid in names}
-    return Vocabulary(names, aliases, vocab["section_keywords"], list(vocab["foreign_terms"]),
-                      vocab.get("product_faq_sections") or {}, list(vocab.get("clause_words") or []))
+    return Vocabulary(names, aliases, vocab["section_keywords"], [str(t) for t in vocab["foreign_terms"]],
+                      vocab.get("product_faq_sections") or {}, list(vocab.get("clause_words") or []),
+                      list(vocab.get("public_scheme_terms") or []), list(vocab.get("insurance_words") or []),
+                      dict(vocab.get("section_faqs") or {}))
