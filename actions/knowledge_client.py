@@ -14,8 +14,9 @@ class KnowledgeUnavailable(RuntimeError):
     """The knowledge service did not answer (down, starting, or timed out)."""
 
 
-async def search_knowledge(query: str, context_product: Optional[str] = None, top_k: int = 3) -> dict[str, Any]:
-    payload = {"query": query, "top_k": top_k, "context_product": context_product}
+async def search_knowledge(query: str, context_product: Optional[str] = None, top_k: int = 3,
+                           previous_query: Optional[str] = None) -> dict[str, Any]:
+    payload = {"query": query, "top_k": top_k, "context_product": context_product, "previous_query": previous_query}
     try:
         resp = await web_client().post(f"{web_url()}/api/knowledge/search", json=payload, timeout=SEARCH_TIMEOUT_S)
     except httpx.HTTPError as exc:

@@ -82,6 +82,7 @@ class SearchResult:
     thresholds: dict = field(default_factory=dict)
     matched: Optional[str] = None  # the indexed question the message equals (reason "exact_match")
     top_score: float = 0.0  # P(best topic)
+    foreign_term: Optional[str] = None  # the product, company or scheme we do not handle that it names
 
     @property
     def options(self) -> list[str]:
@@ -363,10 +364,13 @@ class KnowledgeIndex:
         thresholds = self.thresholds
         decision = decide(topics, thresholds, foreign=qctx.foreign is not None)
         matched = self._exact_match(qctx, cands)
-        if matched is not None and decision.reason != "foreign_term":
-            item_pos, entry_text = matched
-            topic = next(t for t in topics if item_pos in t.members)
+        if matched is not None:  # an indexed question as typed: an editor decided it is ours
+            topic = next(t for t in topics if matched[0] in t.members)
             decision = Decision("answer", "exact_match", decision.margin, (topic,))
+        elif decision.decision != "answer" and decision.reason != "foreign_term":
+            exclusions = self.exclusions_topic(qctx, cands, topics)
+            if exclusions is not None:
+                decision = Decision("answer", "exclusions", decision.margin, (exclusions,))
         choices = [self._choice(t, cands, scores, best_entry, qctx,
                                 lead=matched[0] if matched is not None and decision.reason == "exact_match" else None)
                    for t in decision.topics]
@@ -376,7 +380,7 @@ class KnowledgeIndex:
                             {"embed": round((t1 - t0) * 1000, 2), "rank": round((t2 - t1) * 1000, 2)},
                             decision.decision, choices, thresholds.to_dict(),
                             matched[1] if matched is not None and decision.reason == "exact_match" else None,
-                            round(topics[0].score, 4) if topics else 0.0)
+                            round(topics[0].score, 4) if topics else 0.0, qctx.foreign)
 
     def topics(self, qctx: QueryContext, cands: list[int], scores: np.ndarray) -> list[Topic]:
         topic_faqs = self.vocab.topic_faqs(qctx.product) if qctx.product else {}
@@ -388,6 +392,17 @@ class KnowledgeIndex:
         for topic in topics:  # members as candidate positions in `cands`
             topic.members = [int(m) for m in topic.members]
         return topics
+
+    def exclusions_topic(self, qctx: QueryContext, cands: list[int], topics: list[Topic]) -> Optional[Topic]:
+        """What one product does not cover is always answerable: a message about one product that asks
+        only what is excluded (哪些情况不赔, 不保什么, 免责条款) gets that product's 责任免除 article."""
+        if not qctx.product or qctx.sections != {"exclusions"}:
+            return None
+        pos = self._item_pos.get(f"clause.{qctx.product}.exclusions")
+        if pos is None or pos not in cands:
+            return None
+        member = cands.index(pos)
+        return next((t for t in topics if member in t.members), None)
 
     def _exact_match(self, qctx: QueryContext, cands: list[int]) -> Optional[tuple[int, str]]:
         """(candidate position, the indexed question) when the message is an indexed question as typed."""

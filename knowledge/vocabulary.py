@@ -86,7 +86,16 @@ class Vocabulary:
         return found[0] if len(found) == 1 else None
 
     def sections_named(self, text: str) -> set[str]:
-        return {sec for sec, words in self.section_keywords.items() if any(w in text for w in words)}
+        """Clause sections a message names, longest word first: "不保什么" is exclusions, not also the
+        "保什么" of coverage."""
+        pairs = sorted(((w, sec) for sec, words in self.section_keywords.items() for w in words),
+                       key=lambda pair: len(pair[0]), reverse=True)
+        found: set[str] = set()
+        for word, sec in pairs:
+            if word in text:
+                text = text.replace(word, "\u0000")
+                found.add(sec)
+        return found
 
     def foreign_term(self, text: str) -> Optional[str]:
         """A product, company or topic we do not handle, after removing our own product names ('网约车险'

@@ -1,7 +1,7 @@
 """Erase one user's data everywhere ("删除我的聊天记录", confirmed in chat; or an admin's CLI command).
 
 Deleted: encrypted transcripts; hand-off records with their messages and masked transcripts;
-unanswered-question rows carrying the user's pseudonym; proof-of-display quote records of the
+unanswered-question and clarification-choice rows carrying the user's pseudonym; proof-of-display quote records of the
 user; every Rasa tracker event of the conversation. Nothing of any other user: every delete is
 keyed by this user's id or one of its pseudonyms (transcripts.subjects).
 
@@ -92,6 +92,11 @@ def erase_user(app_engine: Engine, tracker_engine: Optional[Engine], sender_id: 
 
             counts["unanswered"] = conn.execute(delete(kb_unanswered).where(
                 kb_unanswered.c.sender_hash == unanswered_ref(sender_id))).rowcount or 0
+        if "kb_clarifications" in existing:
+            from ops.tables import kb_clarifications
+
+            counts["clarifications"] = conn.execute(delete(kb_clarifications).where(
+                kb_clarifications.c.sender_hash == unanswered_ref(sender_id))).rowcount or 0
         if "quote_displays" in existing:
             from quotes.audit import quote_displays
 

@@ -4,7 +4,8 @@ What is purged (each older than ``retention_days`` unless said otherwise):
 - encrypted transcript turns (transcript_turns.created_at);
 - hand-off records with their relayed messages and masked transcript: ended ones (ended_at) and
   callback tickets nobody took (last_message_at);
-- unanswered-question mining rows (kb_unanswered.created_at; masked, keyed by a sender pseudonym);
+- unanswered-question and clarification-choice mining rows (kb_unanswered / kb_clarifications.created_at;
+  masked, keyed by a sender pseudonym);
 - proof-of-display quote records (quote_displays.shown_at) after ``quote_retention_days``
   (0 = never by age: they are compliance records, see docs/privacy.md);
 - Rasa tracker events (events.timestamp), which hold every message in clear;
@@ -92,6 +93,15 @@ def purge(app_engine: Engine, tracker_engine: Optional[Engine], *, retention_day
             counts["unanswered"] = conn.execute(delete(kb_unanswered).where(
                 kb_unanswered.c.created_at < cutoff,
                 kb_unanswered.c.sender_hash.not_in(sorted(held.unanswered_refs)))).rowcount or 0
+
+    counts["clarifications"] = 0
+    if _has(app_engine, "kb_clarifications"):
+        from ops.tables import kb_clarifications
+
+        with app_engine.begin() as conn:
+            counts["clarifications"] = conn.execute(delete(kb_clarifications).where(
+                kb_clarifications.c.created_at < cutoff,
+                kb_clarifications.c.sender_hash.not_in(sorted(held.unanswered_refs)))).rowcount or 0
 
     counts["quote_displays"] = 0
     if quote_retention_days > 0 and _has(app_engine, "quote_displays"):

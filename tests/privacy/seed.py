@@ -7,7 +7,7 @@ import json
 from sqlalchemy import func, insert, select
 
 from handoff.store import ENDED, handoffs, messages
-from ops.tables import kb_unanswered
+from ops.tables import kb_clarifications, kb_unanswered
 from quotes.audit import quote_displays
 from transcripts.crypto import KeyRing
 from transcripts.store import TranscriptStore, Turn
@@ -32,6 +32,9 @@ def seed_user(dbs: Dbs, ring: KeyRing, sender: str, at: float, *, n_tracker: int
             {"handoff_id": hid, "role": "agent", "text": "好的", "created_at": at + 20}])
         conn.execute(insert(kb_unanswered).values(created_at=at, question="台风险怎么赔", sender_hash=unanswered_ref(sender),
                                                   channel="rest", reason="low_confidence", status="open"))
+        conn.execute(insert(kb_clarifications).values(created_at=at, question="理赔要啥", chosen_id="faq.claim.documents",
+                                                      options='["faq.claim.documents", "faq.claim.process"]',
+                                                      sender_hash=unanswered_ref(sender), channel="rest", status="open"))
         conn.execute(insert(quote_displays).values(
             quote_id=f"Q-{sender}", product_id="accident", clause_version="v1", rate_version="r1", eligible=True,
             premium_cny=None, payment_mode="annual", user_ref=quote_ref(sender), user_masked="***", channel="rest",
@@ -56,12 +59,15 @@ def counts(dbs: Dbs, sender: str) -> dict[str, int]:
                               .where(messages.c.handoff_id.in_(hids))),
         "unanswered": n(dbs.app, select(func.count()).select_from(kb_unanswered)
                         .where(kb_unanswered.c.sender_hash == unanswered_ref(sender))),
+        "clarifications": n(dbs.app, select(func.count()).select_from(kb_clarifications)
+                            .where(kb_clarifications.c.sender_hash == unanswered_ref(sender))),
         "quote_displays": n(dbs.app, select(func.count()).select_from(quote_displays)
                             .where(quote_displays.c.user_ref == quote_ref(sender))),
         "tracker_events": n(dbs.tracker, select(func.count()).select_from(events).where(events.c.sender_id == sender)),
     }
 
 
-SEEDED = {"transcript_turns": 3, "handoffs": 1, "handoff_messages": 2, "unanswered": 1, "quote_displays": 1,
+SEEDED = {"transcript_turns": 3, "handoffs": 1, "handoff_messages": 2, "unanswered": 1, "clarifications": 1,
+          "quote_displays": 1,
           "tracker_events": 3}
 NOTHING = {k: 0 for k in SEEDED}

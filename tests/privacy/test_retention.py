@@ -32,7 +32,7 @@ def test_purge_deletes_old_records_except_held_users(dbs, ring):
     assert counts(dbs, "oRecent-user-001") == SEEDED
     assert counts(dbs, "oMixed-user-0001") == SEEDED             # the older half only
     assert result["counts"] == {"transcript_turns": 6, "erasure_markers": 0, "handoffs": 2, "handoff_messages": 4,
-                                "unanswered": 2, "quote_displays": 2, "tracker_events": 6}
+                                "unanswered": 2, "clarifications": 2, "quote_displays": 2, "tracker_events": 6}
     assert result["held_users"] == 1
 
     entries = audit.entries(dbs.app)

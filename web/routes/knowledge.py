@@ -19,6 +19,8 @@ class SearchRequest(BaseModel):
     query: str = Field(..., description="the user's question", max_length=MAX_QUERY_CHARS)
     top_k: int = Field(5, ge=1, le=20)
     context_product: Optional[str] = Field(None, description="product from earlier turns, e.g. medical_million")
+    previous_query: Optional[str] = Field(None, max_length=MAX_QUERY_CHARS,
+                                          description="the conversation's previous question: '那重疾险呢' asks it again of 重疾险")
 
     @field_validator("query")
     @classmethod
@@ -39,12 +41,27 @@ class HitOut(BaseModel):
     section: Optional[str] = None
 
 
+class ChoiceOut(BaseModel):
+    id: str
+    label: str = Field(..., description="what an option shows: the FAQ's standard question or the clause citation")
+    hit: HitOut
+    companion: Optional[HitOut] = Field(None, description="the same topic's clause article (or FAQ), cited beside it")
+
+
 class SearchResponse(BaseModel):
     hits: list[HitOut]
-    answerable: bool
-    confidence: float = Field(0.0, description="re-ranker margin over the runner-up; `answerable` thresholds it")
+    decision: str = Field(..., description="answer | clarify | refuse")
+    options: list[str] = Field(default_factory=list, description="clarify: the item ids offered, in the order shown")
+    choices: list[ChoiceOut] = Field(default_factory=list, description="the answer (one) or the options")
+    answerable: bool = Field(..., description="decision == 'answer'")
+    confidence: float = Field(0.0, description="re-ranker margin of the best topic over the runner-up")
+    top_score: float = Field(0.0, description="re-ranker probability of the best topic")
+    thresholds: dict[str, float] = Field(default_factory=dict)
     product: Optional[str] = None
-    reason: str = ""
+    reason: str = Field("", description="exact_match | confident | clarify | low_confidence | foreign_term | no_candidates")
+    matched: Optional[str] = Field(None, description="the indexed question the message equals (exact_match)")
+    foreign_term: Optional[str] = Field(None, description="the product, company or scheme we do not handle it names")
+    query: str = Field("", description="the question as searched (normalised; a follow-up made whole)")
     index_version: str
 
 
@@ -54,9 +71,14 @@ def search(body: SearchRequest, state: StateDep) -> SearchResponse:
         index = state.knowledge.index
     except IndexNotReady as exc:
         raise HTTPException(status_code=503, detail=f"knowledge index not ready: {exc}") from exc
-    result = index.search(body.query, top_k=body.top_k, context_product=body.context_product)
-    log.info("knowledge search", extra={"event": "knowledge.search", "answerable": result.answerable,
-                                        "top": result.hits[0].id if result.hits else None,
+    result = index.search(body.query, top_k=body.top_k, context_product=body.context_product,
+                          previous_query=body.previous_query)
+    log.info("knowledge search", extra={"event": "knowledge.search", "decision": result.decision,
+                                        "reason": result.reason, "top": result.hits[0].id if result.hits else None,
                                         "ms": result.timings_ms})
-    return SearchResponse(hits=[HitOut(**h.to_dict()) for h in result.hits], answerable=result.answerable,
-                          confidence=result.confidence, product=result.product, reason=result.reason, index_version=index.version)
+    return SearchResponse(hits=[HitOut(**h.to_dict()) for h in result.hits], decision=result.decision,
+                          options=result.options, choices=[ChoiceOut(**c.to_dict()) for c in result.choices],
+                          answerable=result.answerable, confidence=result.confidence, top_score=result.top_score,
+                          thresholds=result.thresholds, product=result.product, reason=result.reason,
+                          matched=result.matched, foreign_term=result.foreign_term, query=result.query,
+                          index_version=index.version)

@@ -1,0 +1,52 @@
+"""Deterministic corrections of two intents the classifier confuses with questions (plain Python: the
+Rasa component bot/intent_guard.py applies them; unit tests run them without Rasa).
+
+- A quote starts only when the user asks for a price, wants to buy, or gives the facts a quote needs.
+  "网约车司机意外险保什么", "能给我老公买吗", "确诊了是不是马上就赔", "…比保额贵 差价谁出" are questions
+  about a product: the knowledge base answers them. A "quote" that names nothing of insurance
+  ("帮我订一份外卖") is not ours at all.
+- Asking *when* agents work ("人工客服什么时间在线") is a question, not a request for a human.
+
+Why rules and not more examples: these decisions sit on words the user either wrote or did not, and a
+classifier trained on another CPU's float rounding may move a borderline message across; a rule does
+not move.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+PRICE = re.compile(r"多少钱|价格|价钱|保费|报价|报个价|费用|收费|[交缴付花]多少|要多少|[一每][年月天个]+(要)?多少|"
+                   r"几块|几元|多少块|几[十百千]块?|贵不贵|贵吗|便宜|算一?下|算算|测算|试算|多钱|啥价|什么价|怎么卖")
+BUY = re.compile(r"买保险|我要|要了|想买|要买|帮我买|给我买|我买|买一份|买份|来一份|来个|投一份|下单|购买|投保|"
+                 r"入手|整一份|办一份|上一份|买个|买一个|买一天|买一年|想要|要个|怎么买|给.{1,6}(买|投|上)")
+# "能买吗", "可以给我妈买吗", "60岁还能投保不": whether someone may buy is a question, not an order
+MAY_BUY = re.compile(r"(能|可以|可不可以|能不能|能否|让|允许|还能|还可以).{0,10}(买|投保|投|保)(吗|么|嘛|不|没|呢)?[？?。!！\s]*$")
+FACTS = re.compile(r"\d+\s*(岁|周岁|个月|天大|了|多)|今年\s*\d+|[零一二两三四五六七八九十]+岁|年缴|月缴|年交|月交|趸交|"
+                   r"保额\s*\d|保额[一二三四五六七八九十百]|\d+\s*万|\d{3,5}|出生|属[鼠牛虎兔龙蛇马羊猴鸡狗猪]|激活")
+HOURS = re.compile(r"什么时[间候]|几点|时间段|上班|下班|在线|营业|值班|工作时间|休息")
+AGENT = re.compile(r"人工|客服|真人|坐席")
+WANTS_AGENT = re.compile(r"转|接|找|要|叫|帮我|给我|联系|呼叫")
+# words any message about our insurance uses; "帮我订一份外卖" has none
+INSURANCE = re.compile(r"保|险|赔|医疗|碎屏|台风|意外|重疾|网约车|司机|住院|条款|报销")
+
+
+def asks_for_price(text: str) -> bool:
+    """A price, a purchase or the facts of a quote, not a question about what a product does."""
+    if PRICE.search(text) or FACTS.search(text):
+        return True
+    return bool(BUY.search(text)) and not MAY_BUY.search(text)
+
+
+def asks_agent_hours(text: str) -> bool:
+    """When agents are available, without asking to be put through now."""
+    return bool(AGENT.search(text) and HOURS.search(text)) and not WANTS_AGENT.search(text)
+
+
+def corrected_intent(intent: Optional[str], text: str) -> Optional[str]:
+    """The intent to use instead of `intent`, or None to keep it."""
+    if intent == "ask_quote" and not asks_for_price(text):
+        return "ask_question" if INSURANCE.search(text) else "out_of_scope"
+    if intent == "request_human" and asks_agent_hours(text):
+        return "ask_question"
+    return None
