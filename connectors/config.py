@@ -6,7 +6,8 @@ the variable names are read in one place.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from typing import Any, List, Mapping, Optional
 
 from common.settings import Settings, load_settings
@@ -19,6 +20,23 @@ WECOM_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 def _text(mapping: Optional[Mapping[str, Any]], key: str, default: str = "") -> str:
     value = (mapping or {}).get(key)
     return default if value is None else str(value).strip()
+
+
+def _flag(mapping: Optional[Mapping[str, Any]], key: str) -> bool:
+    value = (mapping or {}).get(key)
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _msgmenu_setting(settings: Settings) -> str:
+    """WECHAT_MSGMENU: from :class:`Settings` once it has the field, else from the process environment."""
+    value = getattr(settings, "wechat_msgmenu", None)
+    if value is None:
+        value = (settings.extra or {}).get("WECHAT_MSGMENU")
+    if value is None:
+        value = os.environ.get("WECHAT_MSGMENU", "")
+    return str(value)
 
 
 def _base_url(value: str, default: str) -> str:
@@ -37,6 +55,9 @@ class WeChatConfig:
     api_base_url: str = WECHAT_API_BASE_URL
     passive_deadline_s: float = 4.0     # WeChat gives up after 5 s; leave time for the response
     turn_timeout_s: float = 60.0
+    # WECHAT_MSGMENU: send a bot message's custom.msgmenu as a menu message (菜单消息). Needs a verified
+    # service account (others get 40200, then the numbered text goes out); false = the numbered text
+    msgmenu: bool = False
 
     @classmethod
     def from_credentials(cls, creds: Optional[Mapping[str, Any]]) -> "WeChatConfig":
@@ -48,6 +69,7 @@ class WeChatConfig:
             encoding_aes_key=_text(creds, "encoding_aes_key"),
             api_base_url=_base_url(_text(creds, "api_base_url"), WECHAT_API_BASE_URL),
             passive_deadline_s=float(deadline) if deadline else 4.0,
+            msgmenu=_flag(creds, "msgmenu"),
         )
 
     @classmethod
@@ -55,12 +77,16 @@ class WeChatConfig:
         return cls.from_credentials({
             "token": settings.wechat_token, "app_id": settings.wechat_app_id,
             "app_secret": settings.wechat_app_secret, "encoding_aes_key": settings.wechat_encoding_aes_key,
-            "api_base_url": settings.wechat_api_base_url,
+            "api_base_url": settings.wechat_api_base_url, "msgmenu": _msgmenu_setting(settings),
         })
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> "WeChatConfig":
-        return cls.from_settings(load_settings(env))
+        settings = load_settings(env)
+        if getattr(settings, "wechat_msgmenu", None) is None:
+            settings = replace(settings, extra={**(settings.extra or {}),
+                                                "WECHAT_MSGMENU": env.get("WECHAT_MSGMENU", "")})
+        return cls.from_settings(settings)
 
     @property
     def encrypted(self) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from connectors.kvstore import KeyValueStore
 
@@ -46,6 +46,7 @@ class TurnRecord:
     owner: str = ""                     # process running the turn (empty: written by an older version)
     lease_until: float = 0.0            # wall-clock; 0 = no lease (never taken over)
     sealed: str = ""                    # the message's XML fields, SM4-encrypted (orphan recovery)
+    menus: List[Optional[Dict[str, Any]]] = field(default_factory=list)   # per text: its menu message, if any
 
     def dump(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -118,8 +119,10 @@ class TurnLedger:
         raise RuntimeError(f"ledger contention on {key}")
 
     def finish(self, key: str, texts: List[str], delivery: str = "",
-               owner: Optional[str] = None) -> Optional[TurnRecord]:
-        """Store the answer; ``delivery`` pre-decides it (custom for long answers, none for silence).
+               owner: Optional[str] = None,
+               menus: Optional[List[Optional[Dict[str, Any]]]] = None) -> Optional[TurnRecord]:
+        """Store the answer; ``delivery`` pre-decides it (custom for long answers and menu messages,
+        none for silence). ``menus``: aligned with ``texts``, the menu message a text is sent as.
 
         With ``owner``: only while that owner still holds the running turn; None means another process
         took it over (or finished it) and delivers, so the caller must not.
@@ -127,7 +130,8 @@ class TurnLedger:
         def change(r: TurnRecord) -> Optional[TurnRecord]:
             if owner is not None and (r.state != "running" or (r.owner and r.owner != owner)):
                 return None
-            return replace(r, state="done", texts=list(texts), delivery=r.delivery or delivery)
+            return replace(r, state="done", texts=list(texts), delivery=r.delivery or delivery,
+                           menus=list(menus or []))
 
         return self.update(key, change)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from connectors.geo import locate_province
+from connectors.menus import oa_menu_id
 from connectors.security import ascii_int
 
 MAX_TEXT_CHARS = 2000
@@ -53,6 +54,7 @@ class Inbound:
     latitude: Optional[float] = None
     longitude: Optional[float] = None
     label: str = ""
+    menu_id: str = ""       # <bizmsgmenuid>: the option of a menu message the user tapped (text messages)
     fields: Dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -71,6 +73,7 @@ class Plan:
     rasa_text: Optional[str] = None    # run a Rasa turn with this text
     reply: Optional[str] = None        # or answer directly with this text
     deliver: bool = True               # False: run the turn but send nothing back (unsubscribe)
+    menu_id: str = ""                  # a tapped menu option: Rasa gets metadata {"menu_id": ...}
 
 
 class InvalidMessage(ValueError):
@@ -104,6 +107,7 @@ def parse_inbound(fields: Dict[str, str]) -> Inbound:
         latitude=_float(fields.get("Location_X", fields.get("Latitude", ""))),
         longitude=_float(fields.get("Location_Y", fields.get("Longitude", ""))),
         label=fields.get("Label", ""),
+        menu_id=oa_menu_id(fields),
         fields=fields,
     )
 
@@ -126,7 +130,11 @@ def plan_for(msg: Inbound) -> Plan:
     kind = msg.msg_type
     if kind == "text":
         text = user_text(msg.content)
-        return Plan("text", rasa_text=text) if text else Plan("text_empty", reply=REPLY_EMPTY_TEXT)
+        if not text:
+            return Plan("text_empty", reply=REPLY_EMPTY_TEXT)
+        # a tapped menu option is a text message like any other (same dedupe key, same turn) that also
+        # says which option it was
+        return Plan("text", rasa_text=text, menu_id=msg.menu_id)
     if kind == "voice":
         text = user_text(msg.recognition)
         return Plan("voice", rasa_text=text) if text else Plan("voice_unrecognised", reply=REPLY_VOICE_UNRECOGNISED)

@@ -9,6 +9,9 @@ reply past its deadline. ``call_api`` runs them on a pool of their own instead.
 failure shows that nothing reached WeChat (no connection, 502/503, errcode -1 "system busy", no
 access_token): a read timeout may have delivered it, and a duplicate answer is worse than a late
 one, so it is not retried.
+
+``sender_with_menus`` sends the parts of an answer that may hold menu messages: a menu the platform
+refuses outright (an errcode > 0 such as 40200, unverified account) is replaced by its numbered text.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Tuple, TypeVar
+from typing import AbstractSet, Any, Callable, Optional, Sequence, Tuple, TypeVar
 
 from connectors.http_api import WeChatApiError
+from connectors.menus import Menu
+from connectors.replies import MenuPart
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +85,31 @@ def send_in_order(send: Callable[[str], Any], parts: Sequence[str],
 async def send_in_order_async(send: Callable[[str], Any], parts: Sequence[str]) -> Optional[Undelivered]:
     """:func:`send_in_order` on the API threads (its retry pauses never touch the event loop)."""
     return await call_api(send_in_order, send, parts)
+
+
+def sender_with_menus(send_text: Callable[[str], Any], send_menu: Callable[[Menu], Any],
+                      refusals_text_shares: AbstractSet[int] = frozenset(),
+                      on_refused: Optional[Callable[[WeChatApiError], None]] = None,
+                      menus_off: Callable[[], bool] = lambda: False) -> Callable[[Any], Any]:
+    """One ``send(part)`` for :func:`send_in_order`: text parts as text, :class:`MenuPart` as a menu.
+
+    A menu refused with an errcode > 0 (the platform answered and sent nothing) goes out as its numbered
+    text instead, unless the refusal would stop a text too (``refusals_text_shares``: the 48-hour window,
+    the quota, the session state): then the failure stands. Retryable failures (-1, 502/503, no token)
+    and read timeouts are left to :func:`send_in_order` as for any part: retried, or not (the menu may
+    have arrived). ``menus_off()`` true: menus go out as text without trying (e.g. after a 40200).
+    """
+    def send(part: Any) -> Any:
+        if not isinstance(part, MenuPart):
+            return send_text(part)
+        if not menus_off():
+            try:
+                return send_menu(part.menu)
+            except WeChatApiError as exc:
+                if exc.retryable or exc.errcode <= 0 or exc.errcode in refusals_text_shares:
+                    raise
+                if on_refused is not None:
+                    on_refused(exc)
+        return send_text(part.text)
+
+    return send

@@ -15,6 +15,10 @@ Two faults the plain ``on_new_message`` handler does not cover:
   mix) and the runner appends an apology with a hand-off offer. When the hand-off action itself is the
   one failing, the offer would loop, so the text asks the user to try again a little later.
 
+A bot message carrying a menu (``custom.msgmenu``, with the numbered list as its text) is collected as
+one message (:class:`MenuKeepingCollector`); Rasa's own collector would split it into a text and a
+custom message, and the channels need to know which text the menu replaces.
+
 The processor log line is Rasa 3.6's (pinned in requirements/rasa.lock); tests/faults checks it end
 to end, so an upgrade that changes it fails a test instead of silently dropping the apology.
 """
@@ -60,6 +64,27 @@ def install_action_failure_filter() -> None:
         logger.addFilter(ActionFailureFilter())
 
 
+class MenuKeepingCollector(CollectingOutputChannel):
+    """Rasa's CollectingOutputChannel, except that a message with ``custom.msgmenu`` stays whole.
+
+    Rasa's ``send_response`` sends a message's text and its custom payload separately (and splits the
+    text at blank lines); for a menu message the channels keep ``{"text", "custom"}`` together, as the
+    action sent it and as a replay from the tracker (:func:`connectors.fault_replies.replayed_messages`)
+    rebuilds it. Every other message is collected exactly as Rasa does.
+    """
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        custom = message.get("custom")
+        if not (isinstance(custom, dict) and "msgmenu" in custom):
+            await super().send_response(recipient_id, message)
+            return
+        await self._persist_message(self._message(
+            recipient_id, text=message.get("text") or None,
+            image=message.get("image") or None,
+            buttons=message.get("buttons") or message.get("quick_replies") or None,
+            attachment=message.get("attachment") or None, custom=custom))
+
+
 def guarded_turn_runner(agent_of: Callable[[], Any], on_new_message: Callable[[UserMessage], Awaitable[Any]],
                         channel: str) -> RunTurn:
     """A ``run_turn`` coroutine: at most one Rasa turn per message id, an apology if actions failed.
@@ -71,7 +96,7 @@ def guarded_turn_runner(agent_of: Callable[[], Any], on_new_message: Callable[[U
 
     async def run_turn(text: str, sender_id: str, message_id: str,
                        metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
-        collector = CollectingOutputChannel()
+        collector = MenuKeepingCollector()
         message = UserMessage(text, collector, sender_id, input_channel=channel,
                               message_id=message_id, metadata=metadata)
         failed: List[str] = []

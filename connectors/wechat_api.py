@@ -1,4 +1,4 @@
-"""Official Account outbound API: customer-service messages (客服消息) and the typing indicator.
+"""Official Account outbound API: customer-service messages (客服消息, text or menu) and the typing indicator.
 
 The token comes from ``cgi-bin/stable_token`` (does not invalidate tokens held by other
 processes) through the shared :class:`~connectors.token_cache.SharedToken`.
@@ -12,11 +12,13 @@ import requests
 from connectors.config import WeChatConfig
 from connectors.http_api import TIMEOUT, TokenApi, WeChatApiError, request_json
 from connectors.kvstore import KeyValueStore
+from connectors.menus import Menu
 from connectors.token_cache import SharedToken
 
 WINDOW_CLOSED = 45015      # more than 48 h since the user's last message
 QUOTA_EXCEEDED = 45047     # too many customer-service messages since the user's last message
 NOT_RETRIED = frozenset({WINDOW_CLOSED, QUOTA_EXCEEDED})
+MENU_NOT_ALLOWED = 40200   # menu messages are for verified service accounts only
 
 
 class OfficialAccountApi(TokenApi):
@@ -41,6 +43,10 @@ class OfficialAccountApi(TokenApi):
     def send_text(self, openid: str, content: str) -> None:
         """One customer-service text message (content must already fit WeChat's limit)."""
         self.post("message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": content}})
+
+    def send_menu(self, openid: str, menu: Menu) -> None:
+        """One customer-service menu message (菜单消息): head, tappable options, tail."""
+        self.post("message/custom/send", {"touser": openid, "msgtype": "msgmenu", "msgmenu": menu.oa_body()})
 
     def typing(self, openid: str, on: bool = True) -> None:
         self.post("message/custom/typing", {"touser": openid, "command": "Typing" if on else "CancelTyping"})

@@ -9,6 +9,9 @@ credentials.yml::
       encoding_aes_key: ${WECHAT_ENCODING_AES_KEY}
       api_base_url: ${WECHAT_API_BASE_URL}
 
+WECHAT_MSGMENU (menu messages, default false) is read from the settings/environment, not from
+credentials.yml (an optional ``msgmenu:`` key there overrides it).
+
 Webhook: ``/webhooks/wechat/webhook`` (GET = URL verification, POST = messages). With an empty
 token the channel loads but answers 503, so Rasa starts without WeChat settings. Empty credentials
 fall back to :func:`common.settings.load_settings` (same variable names). Outside development the
@@ -35,12 +38,13 @@ from connectors.config import WeChatConfig
 from connectors.kvstore import KeyValueStore, open_store
 from connectors.ledger import TurnLedger
 from connectors.logsafe import pseudonym
-from connectors.outbound import send_in_order_async
+from connectors.menus import menu_of
+from connectors.outbound import send_in_order_async, sender_with_menus
 from connectors.ratelimit import describe, open_limiter
 from connectors.rasa_glue import configure_connector_logging, once_the_model_is_loaded, query_of, read_limited
-from connectors.replies import message_parts, texts_from_bot
+from connectors.replies import message_parts, parts_with_menus, replies_from_bot, texts_from_bot
 from connectors.turn_guard import guarded_turn_runner
-from connectors.wechat_api import OfficialAccountApi
+from connectors.wechat_api import NOT_RETRIED, OfficialAccountApi
 from connectors.wechat_webhook import HttpReply, WeChatWebhook
 from transcripts.crypto import KeyConfigError, KeyRing
 
@@ -51,15 +55,26 @@ class WeChatOutput(OutputChannel):
     """Pushes bot messages through the customer-service API.
 
     Rasa uses it outside webhook turns, e.g. ``POST /conversations/{id}/trigger_intent?output_channel=wechat``
-    (agent hand-back, reminders). Webhook turns collect their messages instead.
+    (agent hand-back, reminders). Webhook turns collect their messages instead. A message carrying
+    ``custom.msgmenu`` goes out as one menu message when ``menus`` (WECHAT_MSGMENU), else as its text.
     """
 
     @classmethod
     def name(cls) -> Text:
         return "wechat"
 
-    def __init__(self, api: OfficialAccountApi) -> None:
+    def __init__(self, api: OfficialAccountApi, menus: bool = False) -> None:
         self.api = api
+        self.menus = menus
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        if menu_of(message) is None:
+            await super().send_response(recipient_id, message)
+            return
+        # text and menu are one message: the menu, or the numbered text, never both
+        replies = replies_from_bot([message])
+        parts = parts_with_menus(replies) if self.menus else message_parts([r.text for r in replies])
+        await self._send_parts(recipient_id, parts)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         await self._send(recipient_id, [text])
@@ -74,8 +89,12 @@ class WeChatOutput(OutputChannel):
         await self._send(recipient_id, texts_from_bot([{"custom": json_message}]))
 
     async def _send(self, recipient_id: str, texts: Any) -> None:
-        failed = await send_in_order_async(functools.partial(self.api.send_text, recipient_id),
-                                           message_parts(texts))
+        await self._send_parts(recipient_id, message_parts(texts))
+
+    async def _send_parts(self, recipient_id: str, parts: Any) -> None:
+        send = sender_with_menus(functools.partial(self.api.send_text, recipient_id),
+                                 functools.partial(self.api.send_menu, recipient_id), NOT_RETRIED)
+        failed = await send_in_order_async(send, parts)
         if failed is not None:
             log.warning("customer-service message not sent",
                         extra={"event": "wechat.custom_failed", "errcode": failed.error.errcode,
@@ -139,7 +158,7 @@ class WeChatInput(InputChannel):
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         api = self._outbound_api()
-        return WeChatOutput(api) if api is not None else None
+        return WeChatOutput(api, menus=self.config.msgmenu) if api is not None else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("wechat_webhook", __name__)

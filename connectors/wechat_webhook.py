@@ -10,6 +10,12 @@ WeChat's next retry once the owner's lease in the ledger has expired; see :mod:`
 When the owner had already acknowledged with ``success`` there is no retry: ``recover_orphans``
 (run every few seconds by every replica) finishes such turns and sends the answer through the API.
 
+Menu messages (``custom.msgmenu``, WECHAT_MSGMENU=true): a menu cannot be a passive reply, so a turn
+whose answer carries one is acknowledged with ``success`` and all its messages go out through the
+customer-service API in order (same ledger and retry rules); a menu WeChat refuses (40200: not a verified
+service account) is replaced by its numbered text. With the setting off, the numbered text goes out as
+before. A tapped option (``<bizmsgmenuid>``) reaches Rasa as metadata ``{"menu_id": ...}``.
+
 The Rasa channel (:mod:`connectors.wechat_channel`) is a thin adapter around this class; tests
 drive it directly with any ``run_turn`` coroutine.
 """
@@ -33,15 +39,19 @@ from connectors.ledger import LEASE_S, TurnLedger
 from connectors.logsafe import pseudonym
 from connectors.messages import (REPLY_ERROR, Inbound, InvalidMessage, Plan,
                                  parse_inbound, plan_for)
-from connectors.outbound import call_api, send_in_order_async
+from connectors.menus import METADATA_KEY
+from connectors.outbound import call_api, send_in_order_async, sender_with_menus
 from connectors.ratelimit import RateLimiter, rate_limit_reply
-from connectors.replies import delivery_plan, texts_from_bot
+from connectors.replies import (Part, Reply, delivery_plan, menus_for_ledger, replies_from_bot,
+                                replies_from_ledger, reply_plan)
 from connectors.security import Rejected, check_body_size, verify_msg_signature, verify_signature
-from connectors.wechat_api import NOT_RETRIED, OfficialAccountApi
+from connectors.wechat_api import MENU_NOT_ALLOWED, NOT_RETRIED, OfficialAccountApi
 from connectors.wxxml import parse_xml, render_text_reply
 from transcripts.crypto import DecryptionError, KeyRing
 
 log = logging.getLogger(__name__)
+
+MENUS_REFUSED_PAUSE_S = 3600.0     # after a 40200 (unverified account) menus go out as text for this long
 
 # (text, sender_id, message_id, metadata) -> the bot's messages (Rasa's dict format)
 RunTurn = Callable[[str, str, str, Dict[str, Any]], Awaitable[List[Dict[str, Any]]]]
@@ -87,6 +97,7 @@ class WeChatWebhook:
         # never mistakes the turns of its killed predecessor for its own
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.lease_s = LEASE_S
+        self._menus_refused_until = 0.0
 
     # ---- GET: URL verification -------------------------------------------------------------
     async def verify(self, query: Mapping[str, str]) -> HttpReply:
@@ -197,22 +208,22 @@ class WeChatWebhook:
         task = asyncio.ensure_future(self._answer(msg.dedupe_key, msg, plan))
         done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         if done:
-            passive, custom = delivery_plan(task.result())
+            passive, custom = reply_plan(task.result(), self._menus_on())
             if custom:
                 self._spawn(self._send_chunks(msg.openid, custom))
             return self._render(msg, passive, encrypted, query) if passive else SUCCESS
 
         async def later() -> None:
-            passive, custom = delivery_plan(await task)
+            passive, custom = reply_plan(await task, self._menus_on())
             await self._send_chunks(msg.openid, custom or ([passive] if passive else []))
 
         self._spawn(later())
         return SUCCESS
 
-    async def _send_chunks(self, openid: str, chunks: List[str]) -> None:
+    async def _send_chunks(self, openid: str, chunks: List[Part]) -> None:
         if self.api is None:
             return
-        failed = await send_in_order_async(functools.partial(self.api.send_text, openid), chunks)
+        failed = await send_in_order_async(self._sender(openid), chunks)
         if failed is not None:
             log.warning("customer-service message not sent", extra={"event": "wechat.custom_failed",
                                                                    "errcode": failed.error.errcode})
@@ -340,7 +351,7 @@ class WeChatWebhook:
             # finished, never delivered: its owner died between the turn and the send
             msg = self._unseal(key, record.sealed)
             if msg is not None and await asyncio.to_thread(self.ledger.claim_delivery, key, "custom"):
-                passive, custom = delivery_plan(record.texts)
+                passive, custom = reply_plan(replies_from_ledger(record.texts, record.menus), self._menus_on())
                 log.warning("orphaned answer delivered", extra={"event": "wechat.orphan_recovered",
                                                                 "state": "done", "user": pseudonym(msg.openid)})
                 await self._send_custom(key, msg.openid, custom or ([passive] if passive else []))
@@ -362,11 +373,14 @@ class WeChatWebhook:
     async def _run(self, key: str, msg: Inbound, plan: Plan, inflight: _Inflight) -> None:
         heartbeat = self._spawn(self._renew_lease(key))
         try:
-            texts = await self._answer(key, msg, plan)
-            passive, custom = delivery_plan(texts)
+            replies = await self._answer(key, msg, plan)
+            texts = [reply.text for reply in replies]
+            # a menu message can only go through the customer-service API: then so does the whole answer
+            passive, custom = reply_plan(replies, self._menus_on())
             delivery = "none" if not texts else ("custom" if custom else "")
             heartbeat.cancel()
-            finished = await asyncio.to_thread(self.ledger.finish, key, texts, delivery, self.instance)
+            finished = await asyncio.to_thread(self.ledger.finish, key, texts, delivery, self.instance,
+                                               menus_for_ledger(replies))
             inflight.answered.set()
             if finished is None:     # taken over meanwhile: the new owner delivers
                 log.warning("turn finished after another process took it over; not delivering",
@@ -396,26 +410,29 @@ class WeChatWebhook:
                 log.warning("lease not renewed", extra={"event": "wechat.lease_failed",
                                                         "error": type(exc).__name__})
 
-    async def _answer(self, key: str, msg: Inbound, plan: Plan) -> List[str]:
-        texts: List[str] = []
+    async def _answer(self, key: str, msg: Inbound, plan: Plan) -> List[Reply]:
+        replies: List[Reply] = []
         limited = await self._rate_limited(key, msg, plan)
         if limited is not None:
-            return limited
+            return [Reply(text) for text in limited]
         if plan.rasa_text is not None:
-            metadata = {"wechat": {"msg_type": msg.msg_type, "kind": plan.kind}}
+            metadata: Dict[str, Any] = {"wechat": {"msg_type": msg.msg_type, "kind": plan.kind}}
+            if plan.menu_id:
+                metadata[METADATA_KEY] = plan.menu_id
             try:
                 messages = await asyncio.wait_for(
                     self.run_turn(plan.rasa_text, msg.openid, key, metadata), self.config.turn_timeout_s)
-                texts = texts_from_bot(messages)
+                replies = replies_from_bot(messages)
             except Exception as exc:
                 log.error("bot turn failed", extra={"event": "wechat.bot_error", "kind": plan.kind,
                                                     "error": type(exc).__name__})
-                texts = [REPLY_ERROR]
+                replies = [Reply(REPLY_ERROR)]
         elif plan.reply:
-            texts = [plan.reply]
-        log.info("turn done", extra={"event": "wechat.turn", "kind": plan.kind,
-                                     "user": pseudonym(msg.openid), "replies": len(texts)})
-        return texts if plan.deliver else []
+            replies = [Reply(plan.reply)]
+        log.info("turn done", extra={"event": "wechat.turn", "kind": plan.kind, "menu_choice": bool(plan.menu_id),
+                                     "user": pseudonym(msg.openid), "replies": len(replies),
+                                     "menus": sum(1 for r in replies if r.menu)})
+        return replies if plan.deliver else []
 
     async def _rate_limited(self, key: str, msg: Inbound, plan: Plan) -> Optional[List[str]]:
         """None when the message may go on; else what to send instead (the notice once, then nothing).
@@ -440,13 +457,13 @@ class WeChatWebhook:
         if await asyncio.to_thread(self.ledger.claim_delivery, key, "custom") is not None:
             await self._send_custom(key, openid, [text])
 
-    async def _send_custom(self, key: str, openid: str, chunks: List[str]) -> None:
+    async def _send_custom(self, key: str, openid: str, chunks: List[Part]) -> None:
         if self.api is None:
             log.error("answer ready after the passive deadline but no API credentials to send it",
                       extra={"event": "wechat.undeliverable", "user": pseudonym(openid)})
             await asyncio.to_thread(self.ledger.record_outcome, key, "failed:no_api")
             return
-        failed = await send_in_order_async(functools.partial(self.api.send_text, openid), chunks)
+        failed = await send_in_order_async(self._sender(openid), chunks)
         if failed is not None:
             errcode = failed.error.errcode
             log.log(logging.WARNING if errcode in NOT_RETRIED else logging.ERROR, "customer-service message not sent",
@@ -457,6 +474,30 @@ class WeChatWebhook:
         await asyncio.to_thread(self.ledger.record_outcome, key, "sent")
         log.info("customer-service messages sent", extra={"event": "wechat.custom_sent",
                                                          "user": pseudonym(openid), "parts": len(chunks)})
+
+    # ---- menu messages ---------------------------------------------------------------------
+    def _menus_on(self) -> bool:
+        """Send menus as menu messages: WECHAT_MSGMENU, API credentials, and no recent 40200."""
+        return self.config.msgmenu and self.api is not None and time.monotonic() >= self._menus_refused_until
+
+    def _sender(self, openid: str) -> Callable[[Part], Any]:
+        """``send(part)`` for one user: text, or a menu message that falls back to its numbered text."""
+        assert self.api is not None
+        api = self.api
+        return sender_with_menus(functools.partial(api.send_text, openid),
+                                 lambda menu: api.send_menu(openid, menu),
+                                 NOT_RETRIED, self._menu_refused,
+                                 lambda: time.monotonic() < self._menus_refused_until)
+
+    def _menu_refused(self, exc: WeChatApiError) -> None:
+        """A menu message was refused (runs on an API thread): its numbered text goes out instead."""
+        if exc.errcode == MENU_NOT_ALLOWED:
+            # the account may not send menus (not a verified service account): stop trying for a while,
+            # so the next clarifications get passive replies again instead of one failing call each
+            self._menus_refused_until = time.monotonic() + MENUS_REFUSED_PAUSE_S
+        log.warning("menu message refused; sending its numbered text instead",
+                    extra={"event": "wechat.menu_refused", "errcode": exc.errcode,
+                           "paused_s": MENUS_REFUSED_PAUSE_S if exc.errcode == MENU_NOT_ALLOWED else 0})
 
     async def _typing(self, openid: str) -> None:
         try:

@@ -13,6 +13,7 @@ import requests
 
 from connectors.http_api import TIMEOUT, TokenApi, WeChatApiError, request_json
 from connectors.kvstore import KeyValueStore
+from connectors.menus import Menu
 from connectors.token_cache import SharedToken
 
 # kf session states (kf/service_state/get)
@@ -67,6 +68,12 @@ class KfApi(WeComApi):
     def send_text(self, open_kfid: str, external_userid: str, content: str) -> str:
         data = self.post("kf/send_msg", {"touser": external_userid, "open_kfid": open_kfid,
                                          "msgtype": "text", "text": {"content": content}})
+        return str(data.get("msgid", ""))
+
+    def send_menu(self, open_kfid: str, external_userid: str, menu: Menu) -> str:
+        """A menu message (msgmenu, ``click`` items): a tap comes back as a text message with ``menu_id``."""
+        data = self.post("kf/send_msg", {"touser": external_userid, "open_kfid": open_kfid,
+                                         "msgtype": "msgmenu", "msgmenu": menu.kf_body()})
         return str(data.get("msgid", ""))
 
     def send_text_on_event(self, code: str, content: str) -> str:

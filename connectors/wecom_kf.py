@@ -23,7 +23,7 @@ import functools
 import logging
 import math
 import time
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from connectors.config import WeComKfConfig
 from connectors.crypto import CryptoError, MessageCrypto
@@ -35,9 +35,10 @@ from connectors.messages import (REPLY_EMPTY_TEXT, REPLY_ERROR, REPLY_IMAGE, REP
                                  REPLY_LOCATION_UNKNOWN, REPLY_MEDIA,
                                  REPLY_UNSUPPORTED, REPLY_VOICE_UNRECOGNISED, Plan, location_intent,
                                  user_text)
+from connectors.menus import METADATA_KEY, clean_menu_id
 from connectors.ratelimit import RateLimiter, rate_limit_reply
-from connectors.outbound import call_api, send_in_order_async
-from connectors.replies import message_parts, split_utf8, texts_from_bot
+from connectors.outbound import call_api, send_in_order_async, sender_with_menus
+from connectors.replies import Reply, parts_with_menus, replies_from_bot, split_utf8
 from connectors.security import Rejected, ascii_int, check_body_size, verify_msg_signature
 from connectors.wechat_webhook import SUCCESS, HttpReply, RunTurn
 from connectors.wecom_api import (BOT_MAY_SPEAK, SEND_LIMIT, STATE_BOT, STATE_NOT_ALLOWED,
@@ -91,7 +92,10 @@ def plan_for_kf(msg: Dict[str, Any]) -> Plan:
     body = msg.get(kind) if isinstance(msg.get(kind), dict) else {}
     if kind == "text":
         text = user_text(str(body.get("content", "")))
-        return Plan("text", rasa_text=text) if text else Plan("text_empty", reply=REPLY_EMPTY_TEXT)
+        if not text:
+            return Plan("text_empty", reply=REPLY_EMPTY_TEXT)
+        # a tapped menu option (msgmenu click) arrives as a text message with its id in "menu_id"
+        return Plan("text", rasa_text=text, menu_id=clean_menu_id(body.get("menu_id")))
     if kind == "location":
         province = locate_province(_coordinate(body.get("latitude")), _coordinate(body.get("longitude")),
                                    f"{body.get('address', '')}{body.get('name', '')}")
@@ -107,6 +111,17 @@ def plan_for_kf(msg: Dict[str, Any]) -> Plan:
     if kind in ("video", "file"):
         return Plan(kind, reply=REPLY_MEDIA)
     return Plan("unsupported", reply=REPLY_UNSUPPORTED)
+
+
+def kf_sender(api: KfApi, open_kfid: str, user: str) -> Callable[[Any], Any]:
+    """``send(part)`` for one customer: text, or a menu message (numbered text if WeCom refuses it)."""
+    def refused(exc: WeChatApiError) -> None:
+        log.warning("kf menu message refused; sending its numbered text instead",
+                    extra={"event": "wecom_kf.menu_refused", "errcode": exc.errcode})
+
+    return sender_with_menus(functools.partial(api.send_text, open_kfid, user),
+                             lambda menu: api.send_menu(open_kfid, user, menu),
+                             frozenset({STATE_NOT_ALLOWED, SEND_LIMIT}), refused)
 
 
 class WeComKfWebhook:
@@ -340,11 +355,11 @@ class WeComKfWebhook:
         limited = await self._rate_limited(user, msgid)
         if limited is not None:
             if limited:
-                await self._send(open_kfid, user, limited)
+                await self._send(open_kfid, user, [Reply(text) for text in limited])
             return
         plan = plan_for_kf(msg)
-        texts = await self._answer(plan, user, msgid)
-        await self._send(open_kfid, user, texts)
+        replies = await self._answer(plan, user, msgid)
+        await self._send(open_kfid, user, replies)
 
     async def _rate_limited(self, user: str, msgid: str) -> Optional[List[str]]:
         """None when the message may go to the bot; else the notice (once per window) or nothing."""
@@ -355,7 +370,8 @@ class WeComKfWebhook:
         kind = str(event.get("event_type", ""))
         if kind == "enter_session" and event.get("welcome_code"):
             user = str(event.get("external_userid", ""))
-            texts = await self._answer(Plan("enter_session", rasa_text="/greet"), user, str(msg.get("msgid", "")))
+            replies = await self._answer(Plan("enter_session", rasa_text="/greet"), user, str(msg.get("msgid", "")))
+            texts = [reply.text for reply in replies]
             if texts:
                 assert self.api is not None
                 failed = await send_in_order_async(
@@ -367,22 +383,25 @@ class WeComKfWebhook:
             return
         log.info("kf event", extra={"event": "wecom_kf.event", "kind": kind})
 
-    async def _answer(self, plan: Plan, user: str, msgid: str) -> List[str]:
+    async def _answer(self, plan: Plan, user: str, msgid: str) -> List[Reply]:
         if plan.rasa_text is None:
-            return [plan.reply] if plan.reply else []
+            return [Reply(plan.reply)] if plan.reply else []
+        metadata: Dict[str, Any] = {"wecom_kf": {"kind": plan.kind}}
+        if plan.menu_id:
+            metadata[METADATA_KEY] = plan.menu_id
         try:
             messages = await asyncio.wait_for(
-                self.run_turn(plan.rasa_text, user, f"kf:{msgid}", {"wecom_kf": {"kind": plan.kind}}),
-                self.config.turn_timeout_s)
+                self.run_turn(plan.rasa_text, user, f"kf:{msgid}", metadata), self.config.turn_timeout_s)
         except Exception as exc:
             log.error("bot turn failed", extra={"event": "wecom_kf.bot_error", "error": type(exc).__name__})
-            return [REPLY_ERROR]
-        return texts_from_bot(messages)
+            return [Reply(REPLY_ERROR)]
+        return replies_from_bot(messages)
 
-    async def _send(self, open_kfid: str, user: str, texts: List[str]) -> None:
+    async def _send(self, open_kfid: str, user: str, replies: List[Reply]) -> None:
+        """The replies in order; one carrying a menu goes out as a kf menu message (msgmenu)."""
         assert self.api is not None
-        failed = await send_in_order_async(functools.partial(self.api.send_text, open_kfid, user),
-                                           message_parts(texts))
+        texts = [reply.text for reply in replies]
+        failed = await send_in_order_async(kf_sender(self.api, open_kfid, user), parts_with_menus(replies))
         if failed is not None:
             errcode = failed.error.errcode
             level = logging.WARNING if errcode in (STATE_NOT_ALLOWED, SEND_LIMIT) else logging.ERROR
@@ -391,7 +410,7 @@ class WeComKfWebhook:
                                                        "parts": failed.parts})
             return
         log.info("kf replies sent", extra={"event": "wecom_kf.replied", "user": pseudonym(user),
-                                           "replies": len(texts)})
+                                           "replies": len(texts), "menus": sum(1 for r in replies if r.menu)})
 
     async def drain(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -16,7 +16,6 @@ messages over the per-user rate limit never reach Rasa.
 """
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import asdict, replace
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -34,11 +33,12 @@ from connectors.logsafe import pseudonym
 from connectors.outbound import send_in_order_async
 from connectors.ratelimit import open_limiter
 from connectors.rasa_glue import configure_connector_logging, once_the_model_is_loaded, query_of, read_limited
-from connectors.replies import message_parts, texts_from_bot
+from connectors.menus import menu_of
+from connectors.replies import message_parts, parts_with_menus, replies_from_bot, texts_from_bot
 from connectors.turn_guard import guarded_turn_runner
 from connectors.wechat_webhook import HttpReply
 from connectors.wecom_api import KfApi
-from connectors.wecom_kf import WeComKfWebhook
+from connectors.wecom_kf import WeComKfWebhook, kf_sender
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ class WeComKfOutput(OutputChannel):
         self.api = api
         self.open_kfid = open_kfid
 
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        if menu_of(message) is None:
+            await super().send_response(recipient_id, message)
+            return
+        await self._send_parts(recipient_id, parts_with_menus(replies_from_bot([message])))   # one menu message
+
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         await self._send(recipient_id, [text])
 
@@ -64,8 +70,10 @@ class WeComKfOutput(OutputChannel):
         await self._send(recipient_id, texts_from_bot([{"custom": json_message}]))
 
     async def _send(self, recipient_id: str, texts: Any) -> None:
-        failed = await send_in_order_async(functools.partial(self.api.send_text, self.open_kfid, recipient_id),
-                                           message_parts(texts))
+        await self._send_parts(recipient_id, message_parts(texts))
+
+    async def _send_parts(self, recipient_id: str, parts: Any) -> None:
+        failed = await send_in_order_async(kf_sender(self.api, self.open_kfid, recipient_id), parts)
         if failed is not None:
             log.warning("kf message not sent", extra={"event": "wecom_kf.send_failed",
                                                       "errcode": failed.error.errcode,

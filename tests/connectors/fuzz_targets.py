@@ -573,6 +573,9 @@ class _StubKfApi:
     def send_text(self, open_kfid: str, user: str, text: str) -> None:
         self.sent.append(text)
 
+    def send_menu(self, open_kfid: str, user: str, menu: Any) -> None:
+        self.sent.append(menu.as_text())
+
     def send_text_on_event(self, code: str, text: str) -> None:
         self.sent.append(text)
 

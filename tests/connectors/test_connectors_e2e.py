@@ -202,6 +202,24 @@ def test_slow_turn_with_lost_ack_is_answered_by_the_retry(env):
     assert len(user_events(user)) == 1
 
 
+def test_menu_tap_reaches_rasa_as_metadata(env):
+    """A tapped menu option (text + <bizmsgmenuid>) is a turn like any text; Rasa stores the option id as
+    the user message's metadata, which a custom action reads as tracker.latest_message["metadata"]."""
+    platform, _, pusher, _ = env
+    user = new_user()
+    tap = pusher.menu_tap(user, "faq.claim.process", "怎么申请理赔？")
+    first = pusher.push(tap)
+    assert first.reply_text and first.reply_text != m.REPLY_ERROR
+    assert pusher.push(tap).reply_text == first.reply_text          # a replay: from the ledger, no second turn
+    [event] = user_events(user)
+    assert event["text"] == "怎么申请理赔？" and event["metadata"]["menu_id"] == "faq.claim.process"
+    state = tracker(user)
+    assert state["latest_message"]["metadata"]["menu_id"] == "faq.claim.process"
+    assert state["latest_message"]["metadata"]["wechat"] == {"msg_type": "text", "kind": "text"}
+    pusher.push(pusher.text(user, "谢谢"))
+    assert "menu_id" not in tracker(user)["latest_message"]["metadata"]
+
+
 # ---- WeCom customer service ----------------------------------------------------------------
 KF_WEBHOOK = f"{RASA}/webhooks/wecom_kf/webhook"
 
@@ -238,3 +256,16 @@ def test_kf_verification_and_conversation(env):
     assert len(user_events(user)) == 1
     kf.close()
 
+
+
+def test_kf_menu_tap_reaches_rasa_as_metadata(env):
+    platform = env[0]
+    kf = WeComCallbackPusher(KF_WEBHOOK, KF_TOKEN, KF_AES_KEY, CORP)
+    user = "wmE2E" + uuid.uuid4().hex[:10]
+    token = platform.customer_taps(KFID, user, "faq.claim.process", "怎么申请理赔？")
+    assert kf.kf_event(KFID, token).text == "success"
+    assert platform.wait_for(lambda p: p.kf_texts_to(user), timeout=15)
+    [event] = user_events(user)
+    assert event["metadata"]["menu_id"] == "faq.claim.process"
+    assert tracker(user)["latest_message"]["metadata"]["menu_id"] == "faq.claim.process"
+    kf.close()

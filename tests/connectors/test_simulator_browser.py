@@ -29,6 +29,7 @@ def demo(tmp_path_factory):
     stack = start_test_stack(tmp_path_factory.mktemp("simulator"), {
         "WECHAT_TOKEN": "demo-token", "WECHAT_APP_ID": "wxdemo0000000001", "WECHAT_APP_SECRET": "demo-secret",
         "WECHAT_ENCODING_AES_KEY": new_aes_key(), "WECHAT_API_BASE_URL": f"{WEB}/simulator/cgi-bin/",
+        "WECHAT_MSGMENU": "true",        # as the documented demo: menu messages shown with tappable options
     }, action_server_url=f"{proxy.url}/webhook")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
@@ -87,4 +88,46 @@ def test_chat_as_a_wechat_user(demo):
     assert page.locator(".msg.bot").count() == 5        # nothing answered twice
     # the page never renders replies as HTML
     assert page.locator(".msg .bubble script").count() == 0
+    page.close()
+
+
+def test_menu_message_options_are_tappable(demo):
+    """A menu message (as the channel sends it with WECHAT_MSGMENU=true) shows its options as links; a tap
+    pushes a real signed text with <bizmsgmenuid>, Rasa gets the option id as metadata, the answer shows."""
+    import httpx
+
+    from .stack import RASA
+
+    browser, _ = demo
+    page = browser.new_page()
+    page.goto(f"{WEB}/simulator")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api.expect(page.locator("#mode")).to_have_text("🔒 安全模式", timeout=15_000)
+    openid = page.evaluate("localStorage.getItem('wechat-sim-openid')")
+    # the stand-in for WeChat's API receives a menu message for this user, as the channel would send it
+    token = httpx.post(f"{WEB}/simulator/cgi-bin/stable_token", json={
+        "grant_type": "client_credential", "appid": "wxdemo0000000001", "secret": "demo-secret"}).json()["access_token"]
+    menu = {"head_content": "您是想问：",
+            "list": [{"id": "faq.claim.process", "content": "怎么申请理赔？"},
+                     {"id": "clause.medical_million.claims", "content": "《百万医疗险条款》第十条 保险金申请"}],
+            "tail_content": "都不是的话，换个说法问我～"}
+    sent = httpx.post(f"{WEB}/simulator/cgi-bin/message/custom/send", params={"access_token": token},
+                      json={"touser": openid, "msgtype": "msgmenu", "msgmenu": menu}).json()
+    assert sent["errcode"] == 0
+    options = page.locator(".msg.bot .menu-item")
+    options.first.wait_for(timeout=15_000)
+    assert options.count() == 2
+    assert page.locator(".msg.bot .menu-head").first.inner_text() == "您是想问："
+    assert page.locator(".msg.bot .menu-tail").first.inner_text() == "都不是的话，换个说法问我～"
+    assert options.nth(0).evaluate("el => getComputedStyle(el).color") == "rgb(87, 107, 149)"   # WeChat's link blue
+    options.nth(0).click()
+    user_bubble = page.locator(".msg.user .bubble").last
+    sync_api.expect(user_bubble).to_have_text("怎么申请理赔？", timeout=15_000)
+    answer = page.locator(".msg.bot[data-via=passive] .bubble").last
+    answer.wait_for(timeout=30_000)
+    assert answer.inner_text().strip()
+    events = httpx.get(f"{RASA}/conversations/{openid}/tracker", params={"include_events": "ALL"},
+                       timeout=10).json()["events"]
+    [tap] = [e for e in events if e["event"] == "user"]
+    assert tap["text"] == "怎么申请理赔？" and tap["metadata"]["menu_id"] == "faq.claim.process"
     page.close()

@@ -1,9 +1,12 @@
 """A fake WeChat / WeCom API server on 127.0.0.1 (random port) that speaks the real protocol.
 
 Official Account: ``cgi-bin/token``, ``cgi-bin/stable_token``, ``message/custom/send`` (48-hour
-window 45015, quota 45047, content limit 45002, token errors 40001/42001), ``message/custom/typing``.
-WeCom: ``gettoken``, ``kf/sync_msg`` (cursor, has_more, msg token), ``kf/send_msg`` (service_state
-0/1 only), ``kf/service_state/get|trans``, ``kf/send_msg_on_event``, ``message/send`` (app messages).
+window 45015, quota 45047, content limit 45002, token errors 40001/42001; text and ``msgmenu`` menu
+messages, 40200 for a menu when the account is not a verified service account: ``verified=False``),
+``message/custom/typing``.
+WeCom: ``gettoken``, ``kf/sync_msg`` (cursor, has_more, msg token; a tapped menu option is a text with
+``menu_id``: :meth:`customer_taps`), ``kf/send_msg`` (service_state 0/1 only; text and ``msgmenu``),
+``kf/service_state/get|trans``, ``kf/send_msg_on_event``, ``message/send`` (app messages).
 Any errcode can be injected for the next calls of a path with :meth:`FakeWeChatPlatform.fail_next`,
 an HTTP gateway error with :meth:`FakeWeChatPlatform.fail_http_next`.
 """
@@ -24,6 +27,8 @@ WINDOW_S = 48 * 3600
 TOKEN_TTL_S = 7200
 KF_HISTORY_S = 3 * 24 * 3600
 CONTENT_LIMIT_BYTES = 2048
+MENU_NOT_VERIFIED = 40200          # menu messages: verified service accounts only
+KF_MENU_MAX_ITEMS = 10
 
 
 @dataclass
@@ -69,6 +74,7 @@ class FakeWeChatPlatform:
     custom_quota: int = 20
     kf_quota: int = 5
     enforce_window: bool = True
+    verified: bool = True                                                # a verified service account (menus allowed)
     apps: Dict[str, str] = field(default_factory=dict)                   # appid -> secret
     corps: Dict[str, Dict[str, str]] = field(default_factory=dict)       # corpid -> {secret: kind}
     agent_ids: Dict[str, int] = field(default_factory=dict)              # agent secret -> agentid
@@ -203,6 +209,18 @@ class FakeWeChatPlatform:
             return [m["text"]["content"] for m in self.custom_messages
                     if m.get("touser") == openid and m.get("msgtype") == "text"]
 
+    def menus_to(self, openid: str) -> List[Dict[str, Any]]:
+        """The ``msgmenu`` objects of the menu messages sent to ``openid``, in order."""
+        with self.lock:
+            return [m["msgmenu"] for m in self.custom_messages
+                    if m.get("touser") == openid and m.get("msgtype") == "msgmenu"]
+
+    def sent_to(self, openid: str) -> List[Tuple[str, Any]]:
+        """Every customer-service message to ``openid`` in order: ("text", content) or ("msgmenu", body)."""
+        with self.lock:
+            return [(m["msgtype"], m["text"]["content"] if m["msgtype"] == "text" else m[m["msgtype"]])
+                    for m in self.custom_messages if m.get("touser") == openid]
+
     def wait_for(self, predicate: Any, timeout: float = 10.0) -> bool:
         """Block until ``predicate(self)`` is true (re-checked whenever the fake records a call)."""
         deadline = time.monotonic() + timeout
@@ -242,6 +260,11 @@ class FakeWeChatPlatform:
                                           "welcome_code": code}))
             return self._msg_token(), code
 
+    def customer_taps(self, open_kfid: str, external_userid: str, menu_id: str, content: str) -> str:
+        """The customer taps a menu option: WeCom logs a text message carrying its ``menu_id``."""
+        return self.customer_sends(open_kfid, external_userid, msgtype="text",
+                                   body={"content": content, "menu_id": menu_id})
+
     def servicer_sends(self, open_kfid: str, external_userid: str, servicer: str, text: str) -> str:
         with self.lock:
             self.kf_log.append(KfMessage(f"msg{next(self._ids)}", open_kfid, external_userid,
@@ -257,6 +280,11 @@ class FakeWeChatPlatform:
         with self.lock:
             return [m["text"]["content"] for m in self.kf_sent
                     if m.get("touser") == external_userid and m.get("msgtype") == "text"]
+
+    def kf_menus_to(self, external_userid: str) -> List[Dict[str, Any]]:
+        with self.lock:
+            return [m["msgmenu"] for m in self.kf_sent
+                    if m.get("touser") == external_userid and m.get("msgtype") == "msgmenu"]
 
     def _msg_token(self) -> str:
         token = "ENC" + secrets.token_hex(16)
@@ -372,7 +400,7 @@ class FakeWeChatPlatform:
     # Official Account
     def _custom_send(self, token: _Token, payload: Dict[str, Any]) -> Dict[str, Any]:
         openid = payload.get("touser", "")
-        if not openid or payload.get("msgtype") not in ("text", "image", "news", "miniprogrampage", "menu"):
+        if not openid or payload.get("msgtype") not in ("text", "image", "news", "miniprogrampage", "msgmenu"):
             return {"errcode": 40003 if not openid else 40008, "errmsg": "invalid openid or msgtype"}
         if payload["msgtype"] == "text":
             content = (payload.get("text") or {}).get("content", "")
@@ -380,6 +408,12 @@ class FakeWeChatPlatform:
                 return {"errcode": 44003, "errmsg": "empty content"}
             if len(content.encode("utf-8")) > CONTENT_LIMIT_BYTES:
                 return {"errcode": 45002, "errmsg": "content size out of limit"}
+        if payload["msgtype"] == "msgmenu":
+            if not self.verified:
+                return {"errcode": MENU_NOT_VERIFIED, "errmsg": "require verified service account"}
+            problem = _oa_menu_problem(payload.get("msgmenu"))
+            if problem:
+                return {"errcode": 47001, "errmsg": f"data format error: {problem}"}
         if self.enforce_window:
             last = self.last_interaction.get(openid)
             if last is None or time.time() - last > WINDOW_S:
@@ -438,6 +472,12 @@ class FakeWeChatPlatform:
             content = (payload.get("text") or {}).get("content", "")
             if not content or len(content.encode("utf-8")) > CONTENT_LIMIT_BYTES:
                 return {"errcode": 45002, "errmsg": "content size out of limit"}
+        elif payload.get("msgtype") == "msgmenu":
+            problem = _kf_menu_problem(payload.get("msgmenu"))
+            if problem:
+                return {"errcode": 40058, "errmsg": f"invalid msgmenu: {problem}"}
+        elif payload.get("msgtype") not in ("image", "voice", "video", "file", "link", "miniprogram", "location"):
+            return {"errcode": 40008, "errmsg": "invalid message type"}
         session.sent_since_customer += 1
         msgid = payload.get("msgid") or f"sent{next(self._ids)}"
         self.kf_sent.append(dict(payload, _at=time.time()))
@@ -481,3 +521,42 @@ class FakeWeChatPlatform:
             return {"errcode": 40008, "errmsg": "invalid message type"}
         self.agent_messages.append(dict(payload, _at=time.time()))
         return {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": f"agent{next(self._ids)}"}
+
+
+def _oa_menu_problem(menu: Any) -> str:
+    """What is wrong with an Official Account ``msgmenu`` ("" = fine): {head_content, list[{id, content}], tail_content}."""
+    if not isinstance(menu, dict):
+        return "msgmenu is not an object"
+    items = menu.get("list")
+    if not isinstance(items, list) or not items:
+        return "list missing or empty"
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"id", "content"}:
+            return "list items are {id, content}"
+        if not isinstance(item["id"], str) or not item["id"] or not isinstance(item["content"], str) or not item["content"]:
+            return "empty id or content"
+    for edge in ("head_content", "tail_content"):
+        if not isinstance(menu.get(edge, ""), str):
+            return f"{edge} is not a string"
+    return ""
+
+
+def _kf_menu_problem(menu: Any) -> str:
+    """The same for 微信客服's ``msgmenu``: typed items (click/view/miniprogram/text), at most 10."""
+    if not isinstance(menu, dict):
+        return "msgmenu is not an object"
+    items = menu.get("list")
+    if not isinstance(items, list) or not items or len(items) > KF_MENU_MAX_ITEMS:
+        return "list must hold 1-10 items"
+    required = {"click": ("id", "content"), "view": ("url", "content"),
+                "miniprogram": ("appid", "pagepath", "content"), "text": ("content",)}
+    for item in items:
+        kind = item.get("type") if isinstance(item, dict) else None
+        body = item.get(kind) if kind in required else None
+        if not isinstance(body, dict) or any(not isinstance(body.get(k), str) or not body.get(k)
+                                             for k in required[kind]):
+            return "list items are {type, <type>: {...}} with their fields"
+    for edge in ("head_content", "tail_content"):
+        if not isinstance(menu.get(edge, ""), str):
+            return f"{edge} is not a string"
+    return ""

@@ -124,6 +124,10 @@ class WeChatPusher:
     def text(self, openid: str, content: str, msg_id: Optional[int] = None) -> Dict[str, Any]:
         return {**self._base(openid, "text"), "Content": content, "MsgId": msg_id or next(_msg_ids)}
 
+    def menu_tap(self, openid: str, menu_id: str, content: str) -> Dict[str, Any]:
+        """The user taps an option of a menu message: WeChat pushes a text with ``<bizmsgmenuid>``."""
+        return {**self.text(openid, content), "bizmsgmenuid": menu_id}
+
     def voice(self, openid: str, recognition: Optional[str]) -> Dict[str, Any]:
         fields = {**self._base(openid, "voice"), "MediaId": "media_" + secrets.token_hex(4),
                   "Format": "amr", "MsgId": next(_msg_ids)}

@@ -3,7 +3,9 @@
 The page sends real signed (and, in safe mode, AES-encrypted) XML pushes to the Rasa ``wechat``
 channel, exactly like WeChat's servers, and shows what a user would see: passive replies and
 customer-service messages. For the latter this router also hosts a tiny stand-in for WeChat's
-API under ``/simulator/cgi-bin/`` (stable_token, message/custom/send, message/custom/typing).
+API under ``/simulator/cgi-bin/`` (stable_token, message/custom/send with text or msgmenu menu
+messages, message/custom/typing). A menu message is shown as WeChat shows it (the options as blue
+links under the head text); tapping one pushes a text message carrying ``<bizmsgmenuid>``, as WeChat does.
 
 Demo mode only: the simulator is enabled when WECHAT_API_BASE_URL points at that stand-in, so a
 production deployment (talking to api.weixin.qq.com) never exposes a way to push messages as
@@ -26,6 +28,7 @@ from pydantic import BaseModel, Field
 from common.settings import load_settings
 from connectors.config import WeChatConfig
 from connectors.crypto import CryptoError, MessageCrypto
+from connectors.menus import parse_menu
 from connectors.security import Rejected, sha1_signature, signature_matches
 from connectors.wxxml import cdata, parse_xml
 from web.deps import StateDep
@@ -62,10 +65,13 @@ class Conversations:
         self._seq = 0
         self.tokens: Dict[str, float] = {}
 
-    def add(self, openid: str, sender: str, via: str, text: str) -> Dict[str, Any]:
+    def add(self, openid: str, sender: str, via: str, text: str,
+            menu: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         with self._lock:
             self._seq += 1
             item = {"seq": self._seq, "from": sender, "via": via, "text": text, "at": time.time()}
+            if menu is not None:
+                item["menu"] = menu
             box = self._users.setdefault(openid, deque(maxlen=MAX_MESSAGES))
             self._users.move_to_end(openid)
             box.append(item)
@@ -94,6 +100,7 @@ class SendRequest(BaseModel):
     label: str = Field(default="", max_length=200)
     event: str = Field(default="", pattern=r"^(|subscribe|unsubscribe|CLICK|VIEW)$")
     key: str = Field(default="", max_length=64)
+    menu_id: str = Field(default="", pattern=r"^[A-Za-z0-9._:-]{0,128}$")   # a tapped menu option (text)
 
 
 def _fields(req: SendRequest) -> Dict[str, Any]:
@@ -102,6 +109,8 @@ def _fields(req: SendRequest) -> Dict[str, Any]:
     msg_id = secrets.randbits(62)
     if req.type == "text":
         fields.update(Content=req.content, MsgId=msg_id)
+        if req.menu_id:
+            fields["bizmsgmenuid"] = req.menu_id      # what WeChat adds when a menu option is tapped
     elif req.type == "voice":
         fields.update(MediaId="sim_" + secrets.token_hex(6), Format="amr", Recognition=req.content, MsgId=msg_id)
     elif req.type == "location":
@@ -263,12 +272,30 @@ async def custom_send(request: Request) -> JSONResponse:
     if problem:
         return problem
     data = await request.json()
+    if data.get("msgtype") == "msgmenu" and data.get("touser"):
+        return _menu_message(request, data)
     openid, content = data.get("touser", ""), (data.get("text") or {}).get("content", "")
     if data.get("msgtype") != "text" or not openid or not content:
         return _api_error(40008, "invalid message type")
     if len(content.encode("utf-8")) > 2048:
         return _api_error(45002, "content size out of limit")
     _conversations(request).add(openid, "bot", "custom", content)
+    return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+
+def _menu_message(request: Request, data: Dict[str, Any]) -> JSONResponse:
+    """msgmenu: {head_content, list: [{id, content}], tail_content}, shown with tappable options."""
+    body = data.get("msgmenu")
+    items = body.get("list") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items or not all(
+            isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"] and isinstance(i.get("content"), str)
+            and i["content"] for i in items):
+        return _api_error(47001, "data format error")
+    menu = parse_menu(body)
+    if menu is None or len(menu.items) != len(items):
+        return _api_error(47001, "data format error")
+    shown = {"head": menu.head, "items": [{"id": i, "content": c} for i, c in menu.items], "tail": menu.tail}
+    _conversations(request).add(str(data["touser"]), "bot", "custom", menu.as_text(), menu=shown)
     return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
 

@@ -27,7 +27,11 @@
     row.dataset.via = m.via;
     const bubble = document.createElement("div");
     bubble.className = "bubble";
-    bubble.textContent = m.text;            // never innerHTML: replies are untrusted text
+    if (m.menu) {
+      renderMenu(bubble, m.menu);
+    } else {
+      bubble.textContent = m.text;          // never innerHTML: replies are untrusted text
+    }
     if (VIA[m.via]) {
       const via = document.createElement("span");
       via.className = "via";
@@ -37,6 +41,36 @@
     row.appendChild(bubble);
     chat.appendChild(row);
     chat.scrollTop = chat.scrollHeight;
+  }
+
+  // a menu message as WeChat shows it: head text, the options as blue links, tail text;
+  // tapping an option sends its content as a text message that carries the option id (bizmsgmenuid)
+  function renderMenu(bubble, menu) {
+    bubble.classList.add("menu-message");
+    if (menu.head) {
+      const head = document.createElement("div");
+      head.className = "menu-head";
+      head.textContent = menu.head;
+      bubble.appendChild(head);
+    }
+    for (const item of menu.items) {
+      const link = document.createElement("a");
+      link.className = "menu-item";
+      link.href = "#";
+      link.dataset.menuId = item.id;
+      link.textContent = item.content;
+      link.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        send({ type: "text", content: item.content, menu_id: item.id });
+      });
+      bubble.appendChild(link);
+    }
+    if (menu.tail) {
+      const tail = document.createElement("div");
+      tail.className = "menu-tail";
+      tail.textContent = menu.tail;
+      bubble.appendChild(tail);
+    }
   }
 
   async function poll() {
@@ -55,7 +89,8 @@
   }
 
   async function send(payload) {
-    const body = Object.assign({ openid: openid, content: "", lat: 0, lon: 0, label: "", event: "", key: "" }, payload);
+    const body = Object.assign({ openid: openid, content: "", lat: 0, lon: 0, label: "", event: "", key: "",
+                                 menu_id: "" }, payload);
     const pending = fetch("/simulator/api/send", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
