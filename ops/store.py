@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -272,6 +272,70 @@ class KbStore:
             audit.append(conn, actor, "kb.publish", f"v{target}", {"previous": previous, "note": note})
             return self._info(conn.execute(select(kb_versions).where(kb_versions.c.id == target)).one(),
                               self._pointers(conn))
+
+    def publish_edit(self, key: str, edit: Callable[[str], str], actor: Actor, summary: str, *, action: str,
+                     audit_detail: Optional[dict] = None,
+                     within: Optional[Callable[[Connection, int], None]] = None) -> tuple[VersionInfo, bool]:
+        """Edit one existing document of the *published* version and publish that edit alone, at once.
+
+        `edit` maps a body to its new body (it validates, raising DocumentError). The new published
+        version is the published one with `key` edited; editors' other unpublished draft changes stay
+        unpublished: the draft gets the same edit on top of them (applied to the draft's own body of
+        `key`, if the draft still has it). `within(conn, published_id)` runs in the same transaction (to
+        mark the source rows; raising rolls everything back). Returns (the published version, whether it is new).
+        """
+        self.ensure_seeded()
+        for attempt in range(_RETRIES):
+            with self.engine.connect() as conn:
+                pointers = self._pointers(conn)
+            published, head = pointers[PUBLISHED], pointers[DRAFT]
+            pub, draft = self.manifest(published), self.manifest(head)
+            if key not in pub:
+                raise NotFound(f"“{key}”不在已发布的版本中")
+            new_pub_body = edit(self._bodies([pub[key]])[pub[key]])
+            new_draft_body = edit(self._bodies([draft[key]])[draft[key]]) if key in draft else None
+            try:
+                with self.engine.begin() as conn:
+                    if self._lock_draft(conn) != head or self._pointers(conn).get(PUBLISHED) != published:
+                        continue  # someone saved or published meanwhile: recompute on the new heads
+                    new_pub = {**pub, **self._put_blobs(conn, {key: new_pub_body})}
+                    new_draft = dict(draft)
+                    if new_draft_body is not None:
+                        new_draft.update(self._put_blobs(conn, {key: new_draft_body}))
+                    now = time.time()
+                    target, created = published, False
+                    if new_pub != pub:
+                        target = self._insert_version(conn, head, new_pub, actor, summary, [key], now, published=True)
+                        created = True
+                    if created:  # the editors' unpublished changes (if any) stay on top of the new version
+                        draft_head = target if new_draft == new_pub else self._insert_version(
+                            conn, target, new_draft, actor, "保留草稿中未发布的修改",
+                            [k for k in dict.fromkeys(list(new_draft) + list(new_pub)) if new_draft.get(k) != new_pub.get(k)],
+                            now)
+                    else:  # already live as asked: only the draft may still need the edit
+                        draft_head = head if new_draft == draft else self._insert_version(
+                            conn, head, new_draft, actor, summary, [key], now)
+                    if created:
+                        conn.execute(update(kb_pointers).where(kb_pointers.c.name == PUBLISHED)
+                                     .values(version_id=target, updated_at=now, updated_by=actor.username))
+                    if draft_head != head:
+                        conn.execute(update(kb_pointers).where(kb_pointers.c.name == DRAFT)
+                                     .values(version_id=draft_head, updated_at=now, updated_by=actor.username))
+                    if within is not None:
+                        within(conn, target)
+                    audit.append(conn, actor, action, key[:200],
+                                 {"version": target, "published": created, "draft": draft_head, "summary": summary,
+                                  **(audit_detail or {})})
+                    if created:
+                        audit.append(conn, actor, "kb.publish", f"v{target}", {"previous": published, "note": summary})
+                    info = self._info(conn.execute(select(kb_versions).where(kb_versions.c.id == target)).one(),
+                                      self._pointers(conn))
+                return info, created
+            except OperationalError:
+                if attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise ConflictError("知识库正被频繁修改，请稍后重试")
 
     def rollback(self, to_version: int, actor: Actor) -> VersionInfo:
         """A new version with `to_version`'s content, published at once; the draft follows it."""

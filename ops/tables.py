@@ -3,7 +3,8 @@
 Documents are content-addressed (`kb_blobs`); a version is a manifest {document key: blob hash}, so
 an edit of one FAQ stores one new blob and a small manifest, and any version can be rebuilt or diffed.
 `kb_pointers` names the draft head and the published version. `kb_audit` is append-only (database
-triggers refuse UPDATE and DELETE) and hash-chained through `kb_audit_head`.
+triggers refuse UPDATE and DELETE) and hash-chained through `kb_audit_head`. `kb_unanswered` holds the
+misses the action server reports, `kb_clarifications` the option a user picked after a clarification.
 """
 from __future__ import annotations
 
@@ -81,6 +82,22 @@ kb_unanswered = Table(
     Column("resolved_at", Float, nullable=True),
 )
 Index("ix_kb_unanswered_status_time", kb_unanswered.c.status, kb_unanswered.c.created_at)
+
+kb_clarifications = Table(
+    "kb_clarifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("question", String(500), nullable=False),    # redacted before it is stored (like kb_unanswered)
+    Column("chosen_id", String(120), nullable=False),    # the knowledge item the user picked (faq.* or clause.*)
+    Column("options", Text, nullable=False, default="[]"),  # JSON list of the item ids offered, in order
+    Column("sender_hash", String(16), nullable=False, default=""),  # ops.unanswered.sender_hash (same pseudonym)
+    Column("channel", String(32), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="open"),  # open | attached | dismissed
+    Column("resolved_by", String(64), nullable=True),
+    Column("resolved_at", Float, nullable=True),
+    Column("version_id", Integer, nullable=True),        # the published version that added it as a similar question
+)
+Index("ix_kb_clarifications_status_time", kb_clarifications.c.status, kb_clarifications.c.created_at)
 
 _NO_CHANGE_SQLITE = ("CREATE TRIGGER IF NOT EXISTS kb_audit_no_{op} BEFORE {OP} ON kb_audit "
                      "BEGIN SELECT RAISE(ABORT, 'kb_audit is append-only'); END")

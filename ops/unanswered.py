@@ -128,6 +128,14 @@ def _questions(engine: Engine, ids: Sequence[int]) -> list[str]:
     return list(dict.fromkeys(r.question for r in rows))
 
 
+def with_similar(body: str, texts: Sequence[str]) -> str:
+    """An FAQ body with `texts` appended to its similar questions (new ones only), validated (DocumentError)."""
+    faq = json.loads(body)
+    similar = list(faq.get("similar") or [])
+    faq["similar"] = similar + [q for q in dict.fromkeys(texts) if q not in similar and q != faq.get("question")]
+    return faq_body(faq)
+
+
 def attach_to_faq(store: KbStore, ids: Sequence[int], faq_id: str, actor: Actor,
                   questions: Optional[Sequence[str]] = None) -> VersionInfo:
     """Add the questions (masked) as similar questions of `faq_id` in the draft; mark them resolved."""
@@ -136,9 +144,7 @@ def attach_to_faq(store: KbStore, ids: Sequence[int], faq_id: str, actor: Actor,
     body = store.document(head, faq_key(faq_id))
     if body is None:
         raise NotFound(f"FAQ {faq_id} 不存在")
-    faq = json.loads(body)
-    faq["similar"] = list(faq.get("similar") or []) + [q for q in texts if q not in faq.get("similar", [])]
-    info = store.save({faq_key(faq_id): faq_body(faq)}, actor, f"未答问题 {len(texts)} 条加为 {faq_id} 的相似问",
+    info = store.save({faq_key(faq_id): with_similar(body, texts)}, actor, f"未答问题 {len(texts)} 条加为 {faq_id} 的相似问",
                       expect={faq_key(faq_id): store.manifest(head)[faq_key(faq_id)]},
                       action="unanswered.attach", audit_detail={"unanswered_ids": list(ids)[:200]})
     with store.engine.begin() as conn:

@@ -20,6 +20,7 @@ MATRIX = {  # (method, path): minimum role (None: public by design)
     ("GET", "/console/login"): PUBLIC, ("POST", "/console/login"): PUBLIC, ("POST", "/console/logout"): PUBLIC,
     ("GET", "/console/static/{name}"): PUBLIC,
     ("POST", "/api/unanswered"): PUBLIC,  # machine endpoint for the action server (masked, deduplicated)
+    ("POST", "/api/clarifications"): PUBLIC,  # machine endpoint: the option a user picked (masked, deduplicated)
     ("GET", "/console"): "viewer", ("GET", "/console/analytics"): "viewer",
     ("GET", "/api/analytics"): "viewer", ("GET", "/api/analytics.csv"): "viewer",
     ("GET", "/console/faq"): "editor", ("GET", "/console/faq/new"): "editor", ("GET", "/console/faq/{faq_id}"): "editor",
@@ -38,11 +39,13 @@ MATRIX = {  # (method, path): minimum role (None: public by design)
     ("POST", "/api/kb/test"): "editor",
     ("GET", "/api/unanswered/groups"): "editor", ("POST", "/api/unanswered/attach"): "editor",
     ("POST", "/api/unanswered/new-faq"): "editor", ("POST", "/api/unanswered/dismiss"): "editor",
+    ("GET", "/api/clarifications"): "editor", ("POST", "/api/clarifications/attach"): "editor",
+    ("POST", "/api/clarifications/dismiss"): "editor",
     ("GET", "/console/users"): "admin", ("GET", "/console/audit"): "admin",
     ("GET", "/api/users"): "admin", ("POST", "/api/users"): "admin", ("PUT", "/api/users/{username}"): "admin",
     ("GET", "/api/audit"): "admin",
 }
-OURS = ("/console", "/api/kb", "/api/unanswered", "/api/analytics", "/api/users", "/api/audit")
+OURS = ("/console", "/api/kb", "/api/unanswered", "/api/clarifications", "/api/analytics", "/api/users", "/api/audit")
 DUMMY = {"{faq_id}": "faq.nope", "{product_id}": "nope", "{username}": "nobody", "{name}": "console.css"}
 QUERY = {"/console/versions/diff": "?a=1&b=1", "/api/kb/diff": "?a=1&b=1"}
 

@@ -1,31 +1,34 @@
-"""Ops API: unanswered questions (`/api/unanswered*`), analytics (`/api/analytics*`), users and audit (admin).
+"""Ops API: unanswered questions (`/api/unanswered*`), clarification picks (`/api/clarifications*`),
+analytics (`/api/analytics*`), users and audit (admin).
 
-`POST /api/unanswered` is the one machine endpoint: the action server reports each miss there,
-fire-and-forget, with the question already masked (masked again here before storing).
+`POST /api/unanswered` and `POST /api/clarifications` are the machine endpoints: the action server
+reports each miss, and each option a user picked after a clarification, there, fire-and-forget, with
+the question already masked (masked again here before storing).
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import delete, select, update
 
-from ops import analytics, audit, unanswered
+from ops import analytics, audit, clarifications, unanswered
 from ops.documents import DocumentError
 from ops.store import ConflictError, NotFound
 from transcripts.crypto import KeyRing
 from web.auth import (ROLES, AdminUser, AuthError, EditorUser, ViewerUser, create_user, hash_password, sessions,
                       users)
 from web.deps import StateDep
-from web.ops_deps import tracker_engine
+from web.ops_deps import notify_published, tracker_engine
 from web.params import MAX_ID, IdItem
 
 router = APIRouter(tags=["ops"])
 _recent: dict[str, float] = {}
+_recent_choices: dict[str, float] = {}
 
 
 # ---- unanswered questions ----------------------------------------------------------------------------
@@ -95,9 +98,9 @@ class IdsIn(BaseModel):
     ids: list[IdItem] = Field(..., min_length=1, max_length=500)
 
 
-def _call(fn, *args):
+def _call(fn, *args, **kwargs):
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except DocumentError as exc:
         raise HTTPException(status_code=422, detail={"message": "内容未通过校验", "problems": exc.problems}) from exc
     except ConflictError as exc:
@@ -123,6 +126,76 @@ def new_faq(body: NewFaqIn, state: StateDep, user: EditorUser) -> dict[str, Any]
 @router.post("/api/unanswered/dismiss")
 def dismiss(body: IdsIn, state: StateDep, user: EditorUser) -> dict[str, Any]:
     return {"dismissed": unanswered.dismiss(state.engine, body.ids, user)}
+
+
+# ---- clarification picks -------------------------------------------------------------------------------
+KnowledgeId = Annotated[str, Field(min_length=1, max_length=120, pattern=clarifications.KNOWLEDGE_ID)]
+
+
+class ChoiceIn(BaseModel):
+    question: str = Field(..., min_length=1, max_length=2000)
+    chosen_id: KnowledgeId
+    options: list[KnowledgeId] = Field(..., min_length=1, max_length=clarifications.MAX_OPTIONS)
+    sender_id: str = Field("", max_length=200)
+    channel: str = Field("", max_length=32)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question is blank")
+        return value
+
+    @model_validator(mode="after")
+    def _chosen_offered(self) -> "ChoiceIn":
+        if self.chosen_id not in self.options:
+            raise ValueError("chosen_id must be one of options")
+        return self
+
+
+@router.post("/api/clarifications", status_code=202)
+def report_choice(body: ChoiceIn, state: StateDep) -> dict[str, Any]:
+    """Machine endpoint for the action server (no user session): the option a user picked after a
+    clarification. Stored redacted; the same pick from the same sender within 10 s is dropped."""
+    key = f"{body.sender_id}\x1f{body.chosen_id}\x1f{body.question}"
+    now = time.monotonic()
+    if now - _recent_choices.get(key, -1e9) < 10:
+        return {"stored": False}
+    if len(_recent_choices) > 10_000:
+        _recent_choices.clear()
+    _recent_choices[key] = now
+    item_id = _call(clarifications.record, state.engine, body.question, chosen_id=body.chosen_id,
+                    options=body.options, sender_id=body.sender_id, channel=body.channel)
+    return {"stored": True, "id": item_id}
+
+
+def _clause_title(state):
+    index = state.knowledge.index if state.knowledge.ready else None
+
+    def title(item_id: str) -> Optional[str]:
+        item = index.corpus.items.get(item_id) if index is not None else None
+        return getattr(item, "title", None)
+    return title
+
+
+@router.get("/api/clarifications")
+def clarification_groups(state: StateDep, user: EditorUser, days: int = Query(30, ge=1, le=365)) -> dict[str, Any]:
+    groups = clarifications.groups(state.kb, since=time.time() - days * 86400, title_of=_clause_title(state))
+    return {"groups": groups, "open": sum(g["count"] for g in groups)}
+
+
+@router.post("/api/clarifications/attach")
+def clarification_attach(body: IdsIn, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    """Add the picked question(s) as similar questions of the chosen FAQ and publish that edit at once."""
+    info, published, faq_id = _call(clarifications.attach, state.kb, body.ids, user)
+    if published:
+        notify_published(state, info.id)
+    return {"version": info.to_dict(), "published": published, "faq_id": faq_id}
+
+
+@router.post("/api/clarifications/dismiss")
+def clarification_dismiss(body: IdsIn, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    return {"dismissed": clarifications.dismiss(state.engine, body.ids, user)}
 
 
 # ---- analytics ------------------------------------------------------------------------------------------

@@ -187,10 +187,41 @@ async function pageRates() {
 }
 
 /* ---- test box -------------------------------------------------------------------------------- */
+const DECISION_NAMES = { answer: "答复", clarify: "澄清", refuse: "拒答" };
+const num = (v, d = 2) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
+function pair(a, b) {  // two numbers to compare: more decimals when two would show them equal
+  const d = a !== null && b !== null && a !== undefined && b !== undefined && num(a) === num(b) && a !== b ? 4 : 2;
+  return [num(a, d), num(b, d)];
+}
+function decisionWhy(r) {
+  const t = r.thresholds || {}, options = r.options || [], known = (v) => v !== null && v !== undefined;
+  const [m, a] = pair(r.confidence, t.answer);
+  const top = (cmp) => (known(r.top_score) && known(t.clarify) ? `，最高分 ${pair(r.top_score, t.clarify).join(` ${cmp} 澄清阈值 `)}` : "");
+  switch (r.reason) {
+    case "exact_match": return `与已收录问题一致：${r.matched || "（未提供原句）"}`;
+    case "confident": return `置信差 ${m} ≥ 答复阈值 ${a}`;
+    case "clarify": return `不确定，给出 ${options.length} 个选项（置信差 ${m} < 答复阈值 ${a}${top("≥")}）`;
+    case "low_confidence": return `没有把握：置信差 ${m} < 答复阈值 ${a}${top("<")}`;
+    case "foreign_term": return `涉及我们不经营的：${r.foreign_term || "其他产品或平台"}`;
+    case "not_insurance": return "与保险无关";
+    case "no_candidates": return "没有找到候选条目";
+    default: return r.reason || "";
+  }
+}
+
 function renderAnswer(box, r) {
   if (!r) { box.replaceChildren(el("p", { class: "hint" }, "线上索引尚未就绪")); return; }
-  const verdict = r.answerable ? `可回答（置信度 ${r.confidence}）` : `无法可靠回答（置信度 ${r.confidence}，${r.reason}）`;
-  box.replaceChildren(el("p", { class: "verdict" + (r.answerable ? " ok" : " error") }, verdict), el("p", { class: "hint" }, `版本 ${r.version_id ?? ""} · 索引 ${r.index_version}`),
+  const decision = r.decision || (r.answerable ? "answer" : "refuse"), t = r.thresholds || {};
+  const options = r.options || [], titles = r.option_titles || [];
+  box.replaceChildren(
+    el("p", { class: "verdict" + (decision === "answer" ? " ok" : decision === "refuse" ? " error" : "") },
+      el("span", { class: "tag decision " + decision, "data-decision": decision }, DECISION_NAMES[decision] || decision), " ",
+      el("span", { class: "why", "data-reason": r.reason || "" }, decisionWhy({ ...r, decision }))),
+    el("p", { class: "hint thresholds" }, `置信差 ${num(r.confidence, 4)} · 答复阈值 ${num(t.answer, 4)} · 澄清阈值 ${num(t.clarify, 4)}` +
+      (r.top_score !== null && r.top_score !== undefined ? ` · 最高分 ${num(r.top_score, 4)}` : "")),
+    decision === "clarify" && options.length ? el("div", { class: "clarify" }, el("span", { class: "hint" }, "您是想问："),
+      el("ol", { class: "options" }, options.map((id, i) => el("li", { "data-id": id }, titles[i] ? `${titles[i]}（${id}）` : id)))) : "",
+    el("p", { class: "hint" }, `版本 ${r.version_id ?? ""} · 索引 ${r.index_version}`),
     ...r.hits.map((h, i) => el("div", { class: "hit" + (i === 0 ? " top" : ""), "data-id": h.id }, el("b", {}, `${h.id}`), ` ${h.score.toFixed(3)} · ${h.citation}`, el("div", {}, h.text.slice(0, 300)))));
 }
 
@@ -285,8 +316,44 @@ async function pageUnanswered() {
       } catch (err) { showProblems($(".problems:last-child", node), err); }
     });
   }
-  $("#u-refresh").addEventListener("click", load); $("#u-days").addEventListener("change", load);
-  await load();
+  async function loadChoices() {
+    const box = $("#cq-groups");
+    const { groups, open } = await api("GET", "/api/clarifications?days=" + $("#u-days").value);
+    if (!groups.length) { box.replaceChildren(el("p", { id: "cq-empty", class: "hint" }, "暂无待处理的澄清选择")); return; }
+    box.replaceChildren(el("p", { class: "hint" }, `${open} 次选择，${groups.length} 个条目`), ...groups.map(renderChoiceGroup));
+  }
+  function renderChoiceGroup(g) {
+    const why = g.kind === "faq" ? "该 FAQ 已不在线上，不能加相似问" : "条款条目，不能加相似问";
+    return el("div", { class: "cgroup", "data-chosen": g.chosen_id },
+      el("div", {}, el("b", {}, g.title || g.chosen_id), el("span", { class: "hint" }, ` · ${g.chosen_id} · 选定 ${g.count} 次`),
+        g.attachable ? "" : el("span", { class: "tag" }, why)),
+      el("table", { class: "list" },
+        el("thead", {}, el("tr", {}, el("th", {}, "用户的问题"), el("th", {}, "次数"), el("th", {}, "日期"), el("th", {}, ""))),
+        el("tbody", {}, g.questions.map((q) => el("tr", { class: "cq", "data-ids": q.ids.join(",") },
+          el("td", {}, q.question, q.known ? el("span", { class: "tag live" }, " 已是相似问") : ""),
+          el("td", {}, String(q.count)), el("td", {}, fmtTime(q.last_at)),
+          el("td", { class: "row-actions" },
+            g.attachable ? el("button", { class: "c-attach", onclick: (e) => actChoice(e.target, "attach", q.ids) }, "加为相似问") : "", " ",
+            el("button", { class: "secondary c-dismiss", onclick: (e) => actChoice(e.target, "dismiss", q.ids) }, "忽略")))))),
+      el("ul", { class: "problems" }));
+  }
+  async function actChoice(button, action, ids) {
+    const row = button.closest("tr"), node = button.closest(".cgroup");
+    await busy(button, async () => {
+      try {
+        const r = await api("POST", "/api/clarifications/" + action, { ids });
+        toast(action === "dismiss" ? "已忽略" : r.published ? `已加为 ${r.faq_id} 的相似问并发布（版本 ${r.version.id}）`
+          : `已是 ${r.faq_id} 的相似问，已标记为已处理`);
+        row.remove();
+        if (!node.querySelector("tr.cq")) node.remove();
+        if (!document.querySelector("#cq-groups .cgroup")) loadChoices();
+        refreshStatus();
+      } catch (err) { showProblems($(".problems", node), err); }
+    });
+  }
+  const loadAll = () => Promise.all([load(), loadChoices()]);
+  $("#u-refresh").addEventListener("click", loadAll); $("#u-days").addEventListener("change", loadAll);
+  await loadAll();
 }
 
 /* ---- analytics: tiny SVG charts ---------------------------------------------------------------- */
