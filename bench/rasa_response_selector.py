@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SETS = ("retrieval_devset.yml", "retrieval_devset_users.yml")  # the dev sets knowledge/training.py reads
 CONFIG = """recipe: default.v1
 language: zh
 assistant_id: rs-baseline
@@ -62,7 +63,8 @@ def main(out_path: str) -> None:
         from rasa.core.agent import Agent
 
         agent = Agent.load(str(t / "m" / "rs.tar.gz"))
-        dev = yaml.safe_load((ROOT / "bench/data/retrieval_devset.yml").read_text(encoding="utf-8"))["items"]
+        dev = [item for name in DEV_SETS
+               for item in yaml.safe_load((ROOT / "bench/data" / name).read_text(encoding="utf-8"))["items"]]
 
         async def predict() -> list[dict]:
             out = []
@@ -72,10 +74,10 @@ def main(out_path: str) -> None:
                 ranking = sel.get("ranking") or []
                 ids = [r["intent_response_key"].split("/", 1)[1].replace("_", ".") for r in ranking[:5]]
                 ids = [_restore_id(i, faqs) for i in ids]
-                score = float(ranking[0]["confidence"]) if ranking else 0.0
+                scores = [float(r["confidence"]) for r in ranking[:5]]
                 if (parsed.get("intent") or {}).get("name") != "faq":
-                    score = 0.0
-                out.append({"q": item["q"], "ids": ids, "score": score})
+                    scores = [0.0] * len(scores)
+                out.append({"q": item["q"], "ids": ids, "score": scores[0] if scores else 0.0, "scores": scores})
             return out
 
         Path(out_path).write_text(json.dumps(asyncio.run(predict()), ensure_ascii=False), encoding="utf-8")

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent
 PY = sys.executable
 
 BENCHES = [
+    ["resolution.py"],        # answer / clarify / refuse quality, cross-validated, with the baselines
     ["retrieval.py", "--sizes", os.environ.get("BENCH_SIZES", "10000,100000")],
     ["search_latency.py"],    # warm single-query latency, both encoder backends
     ["nlu_cv.py"],

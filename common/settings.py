@@ -20,7 +20,7 @@ CHANNEL_VARIABLES = (
     "WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_ENCODING_AES_KEY", "WECHAT_API_BASE_URL",
     "WECOM_CORP_ID", "WECOM_KF_SECRET", "WECOM_TOKEN", "WECOM_ENCODING_AES_KEY", "WECOM_OPEN_KFID",
     "WECOM_API_BASE_URL", "WECOM_AGENT_SECRET", "WECOM_AGENT_ID", "WECOM_AGENT_TOKEN",
-    "WECOM_AGENT_ENCODING_AES_KEY",
+    "WECOM_AGENT_ENCODING_AES_KEY", "WECHAT_MSGMENU",
 )
 
 
@@ -69,6 +69,7 @@ class Settings:
     wecom_agent_id: str = ""
     wecom_agent_token: str = ""
     wecom_agent_encoding_aes_key: str = ""
+    wechat_msgmenu: str = ""                 # true: clarifications as customer-service menu messages (verified accounts)
     # --- abuse protection (issue 8, docs/security.md): token bucket per WeChat user ---
     rate_limit_per_minute: int = 20          # sustained messages per user and minute; 0 = no limit
     rate_limit_burst: int = 10               # messages a user may send at once

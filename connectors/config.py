@@ -6,8 +6,7 @@ the variable names are read in one place.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
 
 from common.settings import Settings, load_settings
@@ -27,16 +26,6 @@ def _flag(mapping: Optional[Mapping[str, Any]], key: str) -> bool:
     if isinstance(value, bool):
         return value
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _msgmenu_setting(settings: Settings) -> str:
-    """WECHAT_MSGMENU: from :class:`Settings` once it has the field, else from the process environment."""
-    value = getattr(settings, "wechat_msgmenu", None)
-    if value is None:
-        value = (settings.extra or {}).get("WECHAT_MSGMENU")
-    if value is None:
-        value = os.environ.get("WECHAT_MSGMENU", "")
-    return str(value)
 
 
 def _base_url(value: str, default: str) -> str:
@@ -77,16 +66,12 @@ class WeChatConfig:
         return cls.from_credentials({
             "token": settings.wechat_token, "app_id": settings.wechat_app_id,
             "app_secret": settings.wechat_app_secret, "encoding_aes_key": settings.wechat_encoding_aes_key,
-            "api_base_url": settings.wechat_api_base_url, "msgmenu": _msgmenu_setting(settings),
+            "api_base_url": settings.wechat_api_base_url, "msgmenu": settings.wechat_msgmenu,
         })
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> "WeChatConfig":
-        settings = load_settings(env)
-        if getattr(settings, "wechat_msgmenu", None) is None:
-            settings = replace(settings, extra={**(settings.extra or {}),
-                                                "WECHAT_MSGMENU": env.get("WECHAT_MSGMENU", "")})
-        return cls.from_settings(settings)
+        return cls.from_settings(load_settings(env))
 
     @property
     def encrypted(self) -> bool:

@@ -235,7 +235,7 @@ class KnowledgeIndex:
         cands = sorted(dense, key=dense.get, reverse=True)[:MAX_CANDIDATES]
         cands += [int(i) for i in np.argsort(-bm)[:5] if bm[i] > 0 and int(i) not in cands]
         if qctx.product:
-            for sec in qctx.sections:
+            for sec in sorted(qctx.sections):  # a set: sorted, so the candidate order is the same in every process
                 pos = self._item_pos.get(f"clause.{qctx.product}.{sec}")
                 if pos is not None and pos not in cands:
                     cands.append(pos)

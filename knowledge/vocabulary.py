@@ -71,7 +71,7 @@ class Vocabulary:
     def mentioned_products(self, text: str) -> list[str]:
         """Products a message names, longest alias first, so '网约车司机意外险' is not also '意外险'."""
         pairs = sorted(((a, pid) for pid, al in self.product_aliases.items() for a in al),
-                       key=lambda pair: len(pair[0]), reverse=True)
+                       key=lambda pair: (-len(pair[0]), pair[0]))
         found: list[str] = []
         for alias, pid in pairs:
             if alias in text:
@@ -89,7 +89,7 @@ class Vocabulary:
         """Clause sections a message names, longest word first: "不保什么" is exclusions, not also the
         "保什么" of coverage."""
         pairs = sorted(((w, sec) for sec, words in self.section_keywords.items() for w in words),
-                       key=lambda pair: len(pair[0]), reverse=True)
+                       key=lambda pair: (-len(pair[0]), pair[0]))
         found: set[str] = set()
         for word, sec in pairs:
             if word in text:
@@ -101,7 +101,7 @@ class Vocabulary:
         """A product, company or topic we do not handle, after removing our own product names ('网约车险'
         is not '车险'); a public scheme (医保卡) only when the message names none of our products."""
         stripped = text
-        for alias in sorted((a for al in self.product_aliases.values() for a in al), key=len, reverse=True):
+        for alias in sorted((a for al in self.product_aliases.values() for a in al), key=lambda a: (-len(a), a)):
             stripped = stripped.replace(alias, "\u0000")
         found = next((t for t in self.foreign_terms if t in stripped), None)
         if found is None and stripped == text:
@@ -129,7 +129,8 @@ def load_vocabulary(content_dir: Path) -> Vocabulary:
     products = yaml.safe_load((content_dir / "products.yml").read_text(encoding="utf-8"))["products"]
     vocab = yaml.safe_load((content_dir / "vocabulary.yml").read_text(encoding="utf-8"))
     names = {p["id"]: p["name"] for p in products}
-    aliases = {pid: sorted(set(vocab["product_aliases"].get(pid, [])), key=len, reverse=True) for pid in names}
+    # longest first, then by text: an order that does not depend on the process's string hashing
+    aliases = {pid: sorted(set(vocab["product_aliases"].get(pid, [])), key=lambda a: (-len(a), a)) for pid in names}
     return Vocabulary(names, aliases, vocab["section_keywords"], [str(t) for t in vocab["foreign_terms"]],
                       vocab.get("product_faq_sections") or {}, list(vocab.get("clause_words") or []),
                       list(vocab.get("public_scheme_terms") or []), list(vocab.get("insurance_words") or []),

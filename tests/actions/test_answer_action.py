@@ -51,13 +51,93 @@ def test_product_from_earlier_turns_counts():
     assert "《重大疾病保险条款》" in messages[0]["text"] and "90" in messages[0]["text"]
 
 
+UNKNOWN = ("保险单上的二维码扫了没反应是怎么回事", "你们的保险能抵扣个税吗")
+
+
 def test_unanswerable_says_so_and_offers_a_human_then_escalates_on_the_second_miss():
-    messages, events = run(make_tracker("交强险多少钱一年", intent="out_of_scope"))
+    messages, events = run(make_tracker(UNKNOWN[0]))
     assert "无法准确回答" in messages[0]["text"] and "转人工" in messages[0]["text"]
     assert slot(events, "knowledge_misses") == 1.0
-    messages, events = run(make_tracker("车险怎么续保啊", intent="out_of_scope", knowledge_misses=1.0))
+    messages, events = run(make_tracker(UNKNOWN[1], knowledge_misses=1.0))
     assert FollowupAction("action_escalate_to_agent") in events
-    assert "人工客服" in messages[0]["text"]
+    assert len(messages) == 1 and "人工客服" in messages[0]["text"]  # one reply: the escalation says the rest
+
+
+@pytest.mark.parametrize("text,term", [("交强险多少钱一年", "交强险"), ("拼多多运费险怎么理赔", "拼多多"),
+                                       ("医保卡丢了怎么补办", "医保卡")])
+def test_what_we_do_not_handle_is_refused_with_the_human_offer_and_no_escalation(text, term):
+    messages, events = run(make_tracker(text, knowledge_misses=1.0))
+    assert len(messages) == 1 and term in messages[0]["text"] and "转人工" in messages[0]["text"]
+    assert FollowupAction("action_escalate_to_agent") not in events
+
+
+def test_a_message_the_nlu_finds_is_not_about_insurance_gets_no_insurance_answer():
+    messages, events = run(make_tracker("明天会下台风吗 学校停课不", intent="out_of_scope"))
+    assert len(messages) == 1 and "只能解答保险相关的问题" in messages[0]["text"]
+    assert slot(events, "last_answer_id") is None
+
+
+def clarifying_question(web_app_url: str) -> tuple[str, dict]:
+    """A dev-set message the shipped model is unsure about (whatever the current model is)."""
+    import httpx
+
+    from knowledge.training import load_dev
+
+    for q in load_dev():
+        if q.context_product:
+            continue
+        body = httpx.post(f"{web_app_url}/api/knowledge/search", json={"query": q.text}, timeout=10).json()
+        if body["decision"] == "clarify" and len(body["options"]) >= 2:
+            return q.text, body
+    raise AssertionError("no dev message is clarified")
+
+
+def test_an_uncertain_question_is_asked_back_and_a_number_picks_the_option_without_a_search(web_app_url, monkeypatch):
+    text, body = clarifying_question(web_app_url)
+    messages, events = run(make_tracker(text))
+    assert len(messages) == 1 and messages[0]["text"].startswith("您是想问：\n1. ")
+    assert messages[0]["custom"]["msgmenu"]["list"] == [{"id": c["id"], "content": c["label"]} for c in body["choices"]]
+    options = slot(events, "clarify_options")
+    assert [o["id"] for o in options] == body["options"] and slot(events, "clarify_pending") is True
+    monkeypatch.setenv("WEB_URL", "http://127.0.0.1:9")  # the choice must not need the knowledge service
+    messages, events = run(make_tracker("2", intent="rate", clarify_options=options, clarify_pending=True,
+                                        clarify_question=text))
+    assert slot(events, "last_answer_id") == options[1]["hit"]["id"]
+    assert "暂时无法访问" not in messages[0]["text"]
+    assert slot(events, "clarify_pending") is False and slot(events, "clarify_options") is None
+
+
+def test_an_option_is_picked_by_its_text_or_by_a_menu_tap(web_app_url):
+    text, body = clarifying_question(web_app_url)
+    _, events = run(make_tracker(text))
+    options = slot(events, "clarify_options")
+    by_text = make_tracker(options[0]["label"] + "？", clarify_options=options, clarify_pending=True)
+    assert slot(run(by_text)[1], "last_answer_id") == options[0]["hit"]["id"]
+    tapped = make_tracker(options[1]["label"], clarify_options=options, clarify_pending=True)
+    tapped.latest_message["metadata"] = {"menu_id": options[1]["id"]}
+    assert slot(run(tapped)[1], "last_answer_id") == options[1]["hit"]["id"]
+
+
+def test_none_of_the_options_asks_for_a_rephrase_and_anything_else_is_a_new_question(web_app_url):
+    text, _ = clarifying_question(web_app_url)
+    _, events = run(make_tracker(text))
+    options = slot(events, "clarify_options")
+    messages, events = run(make_tracker("都不是", intent="deny", clarify_options=options, clarify_pending=True))
+    assert "换个说法" in messages[0]["text"] and slot(events, "clarify_pending") is False
+    messages, events = run(make_tracker("理赔要准备哪些材料", clarify_options=options, clarify_pending=True))
+    assert slot(events, "last_answer_id") == "faq.claim.documents"
+
+
+def test_a_bare_product_follow_up_asks_the_previous_question_of_that_product():
+    _, events = run(make_tracker("百万医疗险等待期多久"))
+    assert slot(events, "last_question") == "百万医疗险等待期多久"
+    messages, events = run(make_tracker("那重疾险呢", product="medical_million", last_question="百万医疗险等待期多久"))
+    assert "90" in messages[0]["text"] and slot(events, "product") == "critical_illness"
+
+
+def test_an_faq_answer_cites_the_clause_article_behind_it():
+    messages, _ = run(make_tracker("百万医疗险保什么"))
+    assert "常见问题《百万医疗险保什么？》" in messages[0]["text"] and "条款依据：《百万医疗险条款》" in messages[0]["text"]
 
 
 @pytest.mark.parametrize("text", ["", "😀😀😀", "   ", "/restart"])

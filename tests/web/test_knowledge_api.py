@@ -22,7 +22,10 @@ def test_search_returns_cited_hits(client):
     resp = client.post("/api/knowledge/search", json={"query": "百万医疗险等待期多久", "top_k": 5})
     assert resp.status_code == 200
     body = resp.json()
-    assert body["answerable"] is True
+    assert body["answerable"] is True and body["decision"] == "answer" and body["options"] == []
+    assert body["choices"][0]["id"] == "clause.medical_million.waiting_period"
+    assert body["choices"][0]["companion"]["id"] == "faq.product.waiting_period"
+    assert set(body["thresholds"]) == {"answer", "clarify", "option"}
     assert 1 <= len(body["hits"]) <= 5
     top = body["hits"][0]
     assert set(top) >= {"id", "kind", "score", "title", "text", "citation"}
@@ -51,6 +54,26 @@ def test_bad_queries_get_a_clear_422(client, payload, needle):
 def test_unanswerable_query(client):
     body = client.post("/api/knowledge/search", json={"query": "交强险多少钱一年"}).json()
     assert body["answerable"] is False
+    assert (body["decision"], body["reason"], body["foreign_term"]) == ("refuse", "foreign_term", "交强险")
+
+
+def test_a_clarification_lists_the_options_in_the_order_shown(client):
+    from knowledge.training import load_dev
+
+    for q in load_dev():
+        body = client.post("/api/knowledge/search", json={"query": q.text, "context_product": q.context_product}).json()
+        if body["decision"] == "clarify":
+            break
+    else:
+        raise AssertionError("no dev message is clarified")
+    assert body["options"] == [c["id"] for c in body["choices"]] and 1 <= len(body["options"]) <= 3
+    assert body["answerable"] is False and body["reason"] == "clarify"
+    assert body["thresholds"]["answer"] > body["confidence"] and body["top_score"] >= body["thresholds"]["clarify"]
+
+
+def test_previous_query_makes_a_bare_follow_up_whole(client):
+    body = client.post("/api/knowledge/search", json={"query": "那重疾险呢", "previous_query": "百万医疗险等待期多久"}).json()
+    assert body["query"] == "重疾险等待期多久" and body["decision"] == "answer"
 
 
 def test_healthz_reports_components_and_fails_when_rasa_is_down(client):
