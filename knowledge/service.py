@@ -61,8 +61,9 @@ class KnowledgeService:
     def rebuild(self, snapshot: KnowledgeSnapshot, *, reuse_reranker: bool = False) -> KnowledgeIndex:
         """Build an index for `snapshot` and make it live; on failure keep the old one and re-raise.
 
-        reuse_reranker: keep the live index's trained re-ranker (its features are item-agnostic) instead
-        of retraining, so a published edit goes live in seconds; rebuild again without it to retrain."""
+        reuse_reranker: keep the live index's re-ranker and its thresholds (its features are item-agnostic)
+        instead of loading one again: the shipped model, or for an encoder it was not trained for the one
+        trained at the first build."""
         with self._build_lock:
             started = time.perf_counter()
             try:

@@ -1,8 +1,8 @@
 """Hot reload: every web process follows the published knowledge version.
 
-A published edit goes live in seconds because the new index keeps the live index's trained
-re-ranker (its features do not name items); once publishing has been quiet for RETRAIN_AFTER_S,
-the re-ranker is retrained on the new content in a background thread and swapped in too.
+A published edit goes live in seconds because the new index keeps the live index's re-ranker: the
+shipped model and the thresholds chosen with it (knowledge/model/; its features do not name items).
+Nothing is retrained at run time, so every replica and every machine decides the same way.
 
 A background thread compares the published version id in the database with the one its index was
 built from; when they differ it loads that version and calls `KnowledgeService.rebuild()` (which
@@ -28,7 +28,6 @@ CHANNEL = "insurebot:kb:published"
 POLL_S = 2.0
 POLL_WITH_REDIS_S = 15.0
 RETRY_FAILED_S = 60.0
-RETRAIN_AFTER_S = 120.0
 
 
 class KnowledgeSync:
@@ -50,8 +49,6 @@ class KnowledgeSync:
         self._first_build = threading.Event()
         self._threads: list[threading.Thread] = []
         self._redis: Any = None
-        self._retrain: Optional[tuple[int, str, float]] = None  # (version id, index version, due at)
-        self._retrain_thread: Optional[threading.Thread] = None
 
     @property
     def store(self) -> KbStore:
@@ -123,11 +120,9 @@ class KnowledgeSync:
                 swapped = False  # same FAQ/clause content (e.g. only rate tables changed): nothing to build
             else:
                 started = time.perf_counter()
-                quick = self.service.ready  # first build trains the re-ranker; later ones reuse it
+                quick = self.service.ready  # later builds keep the live re-ranker
                 self.service.rebuild(snapshot, reuse_reranker=quick)
                 swapped = True
-                if quick:
-                    self._retrain = (published, snapshot.version, time.monotonic() + RETRAIN_AFTER_S)
                 log.info("published knowledge version live", extra={
                     "event": "kb.reloaded", "version_id": published, "index_version": snapshot.version,
                     "reused_reranker": quick, "seconds": round(time.perf_counter() - started, 2)})
@@ -142,40 +137,6 @@ class KnowledgeSync:
         finally:
             self.building_version_id = None
 
-    def retrain_if_due(self) -> bool:
-        """Once publishing has been quiet for RETRAIN_AFTER_S, retrain the live index's re-ranker on its
-        content in another thread (no lock held: searches keep running, a publish meanwhile is not delayed)
-        and swap the model in by one attribute assignment. Returns True when a retrain was started."""
-        pending = self._retrain
-        if pending is None or time.monotonic() < pending[2] or self._retrain_thread is not None:
-            return False
-        self._retrain = None
-        version_id, index_version, _ = pending
-        index = self.service.index if self.service.ready else None
-        if index is None or version_id != self.live_version_id or index.version != index_version:
-            return False  # superseded by a newer publish, which scheduled its own retrain
-
-        def work() -> None:
-            from knowledge.rerank import train_reranker
-
-            try:
-                started = time.perf_counter()
-                model = train_reranker(index)
-                if self.service.ready and self.service.index is index:
-                    index.reranker = model
-                    log.info("re-ranker retrained on the published content", extra={
-                        "event": "kb.retrained", "version_id": version_id,
-                        "seconds": round(time.perf_counter() - started, 1)})
-            except Exception as exc:  # the reused re-ranker keeps serving
-                log.warning("re-ranker retraining failed", extra={"event": "kb.retrain_failed",
-                                                                 "error": type(exc).__name__})
-            finally:
-                self._retrain_thread = None
-
-        self._retrain_thread = threading.Thread(target=work, name="kb-retrain", daemon=True)
-        self._retrain_thread.start()
-        return True
-
     def _run(self) -> None:
         try:  # knowledge/content edited since the last start (a deploy, a developer): import those files
             imported = self.store.import_seed_changes()
@@ -187,7 +148,6 @@ class KnowledgeSync:
         while not self._stop.is_set():
             try:
                 self.check_once()
-                self.retrain_if_due()
             except Exception as exc:  # database away: keep serving what we have, try again
                 self.last_error = f"无法读取已发布版本：{type(exc).__name__}"
                 log.warning("knowledge sync check failed", extra={"event": "kb.sync_error",

@@ -56,7 +56,10 @@ def test_report_and_csv(settings, state):
     now = time.time()
     tracker = create_engine(f"sqlite:///{settings.var_dir / 'tracker.db'}")
     _events_table(tracker)
-    today, yesterday = now - 3600, now - DAY - 3600
+    # within Beijing's today (the report's days are Beijing dates), whatever the hour the test runs at
+    since_midnight = (now + 8 * 3600) % DAY
+    today = now - min(3600, since_midnight / 2)
+    yesterday = today - DAY
     _conversation(tracker, "a", today, [("user", "ask_question", "等待期多久", 0.2),
                                         ("slot", "last_answer_id", "faq.product.waiting_period"),
                                         ("user", "rate", "5分", 0.1)])
