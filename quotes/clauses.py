@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from knowledge.clauses import ClauseArticle, parse_clause_document
 
@@ -100,11 +101,17 @@ def summary_items(articles: list[ClauseArticle]) -> list[list[str]]:
     return per_article
 
 
-def summarise(per_article: list[list[str]], max_chars: int = SUMMARY_MAX_CHARS) -> str:
-    """Items in clause order, joined with '；', within `max_chars`; every article gets its first two
-    items in before the first article fills the rest; ends in '等' when some were left out."""
+def summarise(per_article: list[list[str]], max_chars: int = SUMMARY_MAX_CHARS,
+              singled_out: Sequence[str] = ()) -> str:
+    """Items in clause order, joined with '；', within `max_chars`; the exclusions the product sheet
+    singles out (猝死, 既往症) come in first, then every article's first two items, then the first
+    article's rest; ends in '等' when some were left out."""
+    missing = [word for word in singled_out if not any(word in item for items in per_article for item in items)]
+    if missing:  # shortened away (疾病（含猝死、中暑）…): named on their own, first
+        per_article = [missing] + per_article
     order = [(a, i) for a, items in enumerate(per_article) for i in range(len(items))]
-    priority = [(a, i) for a, i in order if a > 0 and i < 2] + [(a, i) for a, i in order if a == 0] + \
+    named = [(a, i) for a, i in order if any(word in per_article[a][i] for word in singled_out)]
+    priority = named + [(a, i) for a, i in order if a > 0 and i < 2] + [(a, i) for a, i in order if a == 0] + \
                [(a, i) for a, i in order if a > 0 and i >= 2]
     chosen: set[tuple[int, int]] = set()
     length = 0
@@ -117,7 +124,18 @@ def summarise(per_article: list[list[str]], max_chars: int = SUMMARY_MAX_CHARS) 
     return text + ("等" if len(chosen) < len(order) else "")
 
 
-def load_clause_facts(path: Path) -> ClauseFacts:
+def singled_out_exclusions(product: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the product sheet itself says is not covered, so every quote names it: 猝死 for accident
+    cover (the sheet's 不保障猝死), 既往症 for health cover that excludes pre-existing conditions."""
+    words: list[str] = []
+    if product.get("sudden_death") or product.get("kind") == "short_term_accident":
+        words.append("猝死")
+    if "既往症" in str(product.get("preexisting_conditions") or ""):
+        words.append("既往症")
+    return tuple(words)
+
+
+def load_clause_facts(path: Path, singled_out: Sequence[str] = ()) -> ClauseFacts:
     doc = parse_clause_document(Path(path).read_text(encoding="utf-8"), source=str(path))
     exclusions = [a for a in doc.articles if a.section == "exclusions"]
     waiting = [a for a in doc.articles if a.section == "waiting_period"]
@@ -130,19 +148,20 @@ def load_clause_facts(path: Path) -> ClauseFacts:
         title=doc.title,
         version=doc.version,
         exclusions_citation=citation(exclusions),
-        exclusions_summary=summarise(summary_items(exclusions)),
+        exclusions_summary=summarise(summary_items(exclusions), singled_out=singled_out),
         exclusions_text="\n".join(a.text for a in exclusions),
         waiting_citation=citation(waiting),
     )
 
 
-def load_all_clause_facts(clauses_dir: Path, product_ids: list[str]) -> dict[str, ClauseFacts]:
+def load_all_clause_facts(clauses_dir: Path, products: Mapping[str, Mapping[str, Any]]) -> dict[str, ClauseFacts]:
+    """Clause facts per product id; `products` maps each id to its product sheet entry."""
     facts = {}
-    for product_id in product_ids:
+    for product_id, sheet in products.items():
         path = Path(clauses_dir) / f"{product_id}.md"
         if not path.exists():
             raise ClauseMissing(f"{path}: missing: every product needs its clause document")
-        facts[product_id] = load_clause_facts(path)
+        facts[product_id] = load_clause_facts(path, singled_out_exclusions(sheet))
         if facts[product_id].product_id != product_id:
             raise ClauseMissing(f"{path}: front matter product_id is '{facts[product_id].product_id}'")
     return facts

@@ -141,7 +141,7 @@ class QuoteService:
         rates = load_rate_tables(content_dir / "rates", catalogue)
         if rate_source is not None:
             rates = PublishedRateTables(rates, catalogue, rate_source)
-        clauses = load_all_clause_facts(content_dir / "clauses", catalogue.ids())
+        clauses = load_all_clause_facts(content_dir / "clauses", {pid: catalogue.get(pid).raw for pid in catalogue.ids()})
         return cls(catalogue, rates, clauses, **kwargs)
 
     def today(self) -> dt.date:

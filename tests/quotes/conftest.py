@@ -45,7 +45,7 @@ def rate_tables(catalogue):
 def clause_facts(catalogue):
     from quotes.clauses import load_all_clause_facts
 
-    return load_all_clause_facts(CONTENT_DIR / "clauses", catalogue.ids())
+    return load_all_clause_facts(CONTENT_DIR / "clauses", {pid: catalogue.get(pid).raw for pid in catalogue.ids()})
 
 
 @pytest.fixture(scope="session")

@@ -43,3 +43,19 @@ def test_waiting_period_of_the_sheet_agrees_with_the_clause(clause_facts, catalo
         assert "无等待期" in text
     else:
         assert f"{days}日为等待期" in text
+
+
+def test_every_quote_summary_names_what_the_product_sheet_singles_out(clause_facts):
+    """猝死 for accident and driver cover (不保障猝死), 既往症 for the medical cover that excludes it."""
+    assert "猝死" in clause_facts["accident"].exclusions_summary
+    assert "猝死" in clause_facts["driver_accident"].exclusions_summary
+    assert "既往症" in clause_facts["medical_million"].exclusions_summary
+    for facts in clause_facts.values():
+        assert len(facts.exclusions_summary) <= 161
+
+
+def test_a_singled_out_exclusion_shortened_away_is_named_on_its_own():
+    from quotes.clauses import summarise
+
+    text = summarise([["故意自伤", "因疾病、妊娠导致的伤害"]], singled_out=("猝死",))
+    assert text.startswith("猝死；")
