@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test chat bench audit-verify lock clean
+.PHONY: help install run test chat bench reranker audit-verify lock clean
 
 help:
 	@echo "make install  - create both venvs, build the embedding model, train Rasa (idempotent)"
@@ -25,6 +25,7 @@ help:
 	@echo "make test     - install if needed, run pytest, rasa data validate, rasa test"
 	@echo "make chat     - terminal chat with the running assistant"
 	@echo "make bench    - benchmarks -> bench/results/*.json + *.md"
+	@echo "make reranker - retrain the shipped re-ranker and choose its thresholds (commit knowledge/model/)"
 	@echo "make audit-verify - check the audit log's hash chain (DATABASE_URL or var/app.db)"
 
 install: .venv-rasa/.installed .venv-app/.installed $(MODEL_DIR)/.built $(ONNX_DIR)/.built models/.trained var/.browser
@@ -74,6 +75,10 @@ test: install
 
 bench: install
 	$(APP_PY) bench/run_all.py
+
+# the knowledge re-ranker and its thresholds, cross-validated on bench/data/ -> knowledge/model/ (committed)
+reranker: install
+	$(APP_PY) scripts/train_reranker.py
 
 # recompute the audit log's hash chain; exits 1 naming the first edited or missing record
 audit-verify:

@@ -6,6 +6,8 @@ Rasa component bot/intent_guard.py applies them; unit tests run them without Ras
   about a product: the knowledge base answers them. A "quote" that names nothing of insurance
   ("帮我订一份外卖") is not ours at all.
 - Asking *when* agents work ("人工客服什么时间在线") is a question, not a request for a human.
+- Asking *how* to delete one's data or close the account ("怎么注销账户、删除我的数据？") is a question: the FAQ
+  explains the ways; "删除我的聊天记录" itself still asks to delete.
 
 Why rules and not more examples: these decisions sit on words the user either wrote or did not, and a
 classifier trained on another CPU's float rounding may move a borderline message across; a rule does
@@ -27,6 +29,7 @@ FACTS = re.compile(r"\d+\s*(岁|周岁|个月|天大|了|多)|今年\s*\d+|[零�
 HOURS = re.compile(r"什么时[间候]|几点|时间段|上班|下班|在线|营业|值班|工作时间|休息")
 AGENT = re.compile(r"人工|客服|真人|坐席")
 WANTS_AGENT = re.compile(r"转|接|找|要|叫|帮我|给我|联系|呼叫")
+HOW = re.compile(r"怎么|如何|怎样|咋|在哪|哪里|流程|步骤|入口")
 # words any message about our insurance uses; "帮我订一份外卖" has none
 INSURANCE = re.compile(r"保|险|赔|医疗|碎屏|台风|意外|重疾|网约车|司机|住院|条款|报销")
 
@@ -48,5 +51,7 @@ def corrected_intent(intent: Optional[str], text: str) -> Optional[str]:
     if intent == "ask_quote" and not asks_for_price(text):
         return "ask_question" if INSURANCE.search(text) else "out_of_scope"
     if intent == "request_human" and asks_agent_hours(text):
+        return "ask_question"
+    if intent == "delete_my_data" and HOW.search(text):
         return "ask_question"
     return None

@@ -39,8 +39,8 @@ def test_what_we_do_not_sell_is_refused_with_the_human_offer(sqlite_stack):
 def test_requests_that_are_not_insurance_never_enter_the_quote_form(sqlite_stack, message):
     sender = "e2e-ooc-" + hashlib.md5(message.encode()).hexdigest()[:12]
     reply = texts(rest(sqlite_stack.settings, sender, message))
-    assert "投保" not in reply and "哪款产品" not in reply, reply
-    assert tracker(sqlite_stack.settings, sender)["active_loop"] in ({}, None, {"name": None})
+    assert "只能解答保险相关的问题" in reply, reply
+    assert (tracker(sqlite_stack.settings, sender)["active_loop"] or {}).get("name") != "quote_form"
 
 
 @pytest.mark.parametrize("message", ["网约车司机意外险保什么？", "能给我老公买吗", "确诊了是不是马上就赔",
@@ -96,5 +96,7 @@ def test_a_bare_product_follow_up_carries_the_question_over(sqlite_stack):
                                      "<xml>&lt;</xml>", "' OR 1=1 --"])
 def test_bad_input_gets_a_sensible_reply(sqlite_stack, message):
     replies = rest(sqlite_stack.settings, "e2e-bad", message)
-    assert replies and all(r.get("text") for r in replies)
+    # a text each, or a clarification's menu (sent beside its numbered text)
+    assert replies and all(r.get("text") or "msgmenu" in (r.get("custom") or {}) for r in replies)
+    assert any(r.get("text") for r in replies)
     assert sqlite_stack.dead() == []
