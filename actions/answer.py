@@ -4,7 +4,8 @@ The knowledge search decides (knowledge/decision.py): an answer; a clarification
 to three options, which the user answers with a number, the option's text or a tap on a menu
 message (WeChat sends the item id as `bizmsgmenuid`/`menu_id`, the channels pass it as metadata
 `menu_id`); or a refusal with the offer of a human. Choosing an option costs no search: the options'
-answers came with the clarification. Two refusals in a row escalate to a human.
+answers came with the clarification. Two refusals in a row for want of knowledge escalate to a human
+(a question about what we do not handle, or one that is not about insurance, is told so instead).
 
 Also the landing point for low-confidence NLU turns and out-of-scope messages: a message the NLU
 finds is not about insurance is only answered when it is an indexed question word for word.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
@@ -31,6 +33,7 @@ _WORD_RE = re.compile(r"[\w\u4e00-\u9fff]")
 _ORDINALS = {"1": 0, "2": 1, "3": 2, "一": 0, "二": 1, "三": 2, "①": 0, "②": 1, "③": 2}
 _CHOICE_RE = re.compile(r"^(?:选|是|就是|要)?第?([123一二三①②③])(?:个|条|项|种)?(?:吧|呀|啊|的|问题)?[.。、,，!！\s]*$")
 _NONE_OF_THEM = re.compile(r"^(都不是|都不对|不是|没有|都没有|没有我想问的|不是这些)[啊呀的吧。.!！\s]*$")
+_YES = re.compile(r"^(是|是的|对|对的|对啊|嗯|嗯嗯|好|好的|没错|就是这个|就这个)[啊呀的吧。.!！\s]*$")
 
 CANNOT_ANSWER = ("这个问题我暂时无法准确回答，怕说错误导您😔。您可以换个说法再问我，"
                  "或者回复“转人工”，由人工客服为您解答（每天09:00-22:00在线）。")
@@ -48,6 +51,9 @@ ESCALATING = "这个问题我还是没法准确回答，我帮您转接人工客
 CLARIFY_HEAD = "您是想问："
 CLARIFY_TAIL = "都不是的话，换个说法问我～"
 REPHRASE = "好的～那您换个说法描述一下问题吧，比如说说是哪款产品、想了解哪方面。"
+WHICH_NUMBER = "请回复 1 到 {n} 之间的数字选择问题；都不是的话，换个说法问我～"
+# a refusal of these kinds is about the message, not a gap in what we know: no follow-up carries it over
+NOT_CARRIED_OVER = ("foreign_term",)
 
 
 def _excerpt(hit: dict[str, Any]) -> str:
@@ -78,15 +84,37 @@ def clarification(choices: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
 
 
 def pick_option(text: str, menu_id: Optional[str], options: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
-    """The option a reply chooses: a tapped menu item, its number (1 / 第二个 / ③) or its text."""
+    """The option a reply chooses: a tapped menu item, its number (1 / 第二个 / ③ / ２), its text, or a
+    yes to a single option."""
     if menu_id:
         return next((o for o in options if o["id"] == menu_id), None)
-    match = _CHOICE_RE.match(text.strip())
+    text = unicodedata.normalize("NFKC", text).strip()
+    match = _CHOICE_RE.match(text)
     if match:
         pos = _ORDINALS[match.group(1)]
         return options[pos] if pos < len(options) else None
+    if len(options) == 1 and _YES.match(text):
+        return options[0]
     key = match_key(text)
     return next((o for o in options if key and match_key(o["label"]) == key), None)
+
+
+def is_a_number(text: str) -> bool:
+    return bool(_CHOICE_RE.match(unicodedata.normalize("NFKC", text).strip()))
+
+
+def just_clarified(tracker: Tracker) -> bool:
+    """The bot's last action before this message was the clarification: options older than that are stale."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "action" and seen_user and event.get("name") != "action_listen":
+            return event.get("name") == "action_answer_question"
+    return not tracker.events  # a tracker built without history (tests, replays): trust the slots
 
 
 def _menu_id(tracker: Tracker) -> Optional[str]:
@@ -126,7 +154,9 @@ class ActionAnswerQuestion(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         product: Optional[str] = tracker.get_slot("product")
         pending = tracker.get_slot("clarify_options") or []
-        events: list[EventType] = list(CLEAR_OPTIONS) if pending else []
+        events: list[EventType] = list(CLEAR_OPTIONS) if pending or tracker.get_slot("clarify_pending") else []
+        if pending and not just_clarified(tracker):
+            pending = []  # other turns came in between: the reply is a new question
         if pending:
             chosen = pick_option(text, _menu_id(tracker), pending)
             if chosen is not None:
@@ -139,6 +169,9 @@ class ActionAnswerQuestion(Action):
             if _NONE_OF_THEM.match(text):
                 dispatcher.utter_message(text=REPHRASE)
                 return events
+            if is_a_number(text):  # a number that is not one of the options: ask again, keep them
+                dispatcher.utter_message(text=WHICH_NUMBER.format(n=len(pending)))
+                return []
         if not _WORD_RE.search(text) or text.startswith("/"):
             dispatcher.utter_message(text=NOT_A_QUESTION)
             return events
@@ -148,7 +181,8 @@ class ActionAnswerQuestion(Action):
             log.warning("knowledge search unavailable", extra={"event": "answer.unavailable", "error": str(exc)})
             dispatcher.utter_message(text=SERVICE_DOWN)
             return events + [SlotSet("knowledge_misses", float(_misses(tracker) + 1))]
-        events.append(SlotSet("last_question", result.get("query") or text))
+        if result.get("reason") not in NOT_CARRIED_OVER:
+            events.append(SlotSet("last_question", result.get("query") or text))
         decision, choices = result.get("decision"), result.get("choices") or []
         if result.get("product") and result["product"] != product:
             events.append(SlotSet("product", result["product"]))

@@ -1,4 +1,4 @@
-"""Deterministic corrections of two intents the classifier confuses with questions (plain Python: the
+"""Deterministic corrections of three intents the classifier confuses with questions (plain Python: the
 Rasa component bot/intent_guard.py applies them; unit tests run them without Rasa).
 
 - A quote starts only when the user asks for a price, wants to buy, or gives the facts a quote needs.

@@ -9,6 +9,8 @@ Without that, an FAQ and its own clause article split the confidence and a right
 - clarify: it does not, but the best topic is still likely (`thresholds.clarify`): "您是想问：" with
            up to three topics scoring at least `thresholds.option`;
 - refuse:  otherwise, and always for a product, company or scheme we do not handle.
+The search (knowledge/search.py) adds two rules on top: a message that is an indexed question as typed
+is answered with it (`exact_match`), and one product's exclusions are always answered (`exclusions`).
 The thresholds are chosen together with the re-ranker they apply to (knowledge/rerank.py).
 """
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Topic:
 @dataclass(frozen=True)
 class Decision:
     decision: str          # "answer" | "clarify" | "refuse"
-    reason: str            # "exact_match" | "confident" | "clarify" | "low_confidence" | "foreign_term" | "no_candidates"
+    reason: str  # "exact_match" | "confident" | "exclusions" | "clarify" | "low_confidence" | "foreign_term" | "no_candidates"
     margin: float
     topics: tuple[Topic, ...] = ()   # the answer (one) or the options (up to MAX_OPTIONS)
 

@@ -341,15 +341,24 @@ class KnowledgeIndex:
             bm = self.bm25.scores(tokenize(text))
             order = sorted(range(len(bm)), key=lambda i: bm[i], reverse=True)[:top_k]
             hits = [self._hit(i, bm[i], self.exact_item_score(self.embed_query(text), i)[1]) for i in order if bm[i] > 0]
-            return SearchResult(text, hits, bool(hits), hits[0].score if hits else 0.0, qctx.product)
+            return self._ranking_only(text, hits, qctx)
         qvec = self.embed_query(text)
         t1 = time.perf_counter()
         if mode == "dense":
             dense, best_entry = self.dense_item_scores(qvec)
             order = sorted(dense, key=dense.get, reverse=True)[:top_k]
             hits = [self._hit(c, dense[c], best_entry[c]) for c in order]
-            return SearchResult(text, hits, bool(hits), hits[0].score if hits else 0.0, qctx.product)
+            return self._ranking_only(text, hits, qctx)
         return self.rank(qctx, qvec, top_k, t0, t1)
+
+    @staticmethod
+    def _ranking_only(text: str, hits: list[Hit], qctx: QueryContext) -> SearchResult:
+        """A baseline's ranked hits (dense or BM25 alone): its top hit as the answer, no thresholds of its own
+        (the benchmarks choose them)."""
+        if not hits:
+            return SearchResult(text, [], False, 0.0, qctx.product)
+        return SearchResult(text, hits, True, hits[0].score, qctx.product, decision="answer",
+                            choices=[Choice(hits[0].id, hits[0].title, hits[0])])
 
     def rank(self, qctx: QueryContext, qvec: np.ndarray, top_k: int = 5, t0: Optional[float] = None,
              t1: Optional[float] = None) -> SearchResult:
@@ -388,10 +397,7 @@ class KnowledgeIndex:
         for c in cands:
             item = self.corpus.items[self.item_ids[c]]
             keys.append(topic_key(item.id, item.kind, item.section, item.products, qctx.product, topic_faqs))
-        topics = group_topics(keys, [float(x) for x in scores])
-        for topic in topics:  # members as candidate positions in `cands`
-            topic.members = [int(m) for m in topic.members]
-        return topics
+        return group_topics(keys, [float(x) for x in scores])  # members: candidate positions in `cands`
 
     def exclusions_topic(self, qctx: QueryContext, cands: list[int], topics: list[Topic]) -> Optional[Topic]:
         """What one product does not cover is always answerable: a message about one product that asks

@@ -282,7 +282,7 @@ def choose_thresholds(items: Sequence[Scored]) -> Thresholds:
     """The thresholds that resolve the most answerable messages at first contact (a right answer or the
     right option shown) within the targets (wrong answers, clarification rate, refusals of what we cannot
     answer); the least violating when none meets them all.
-    Ties go to the higher thresholds (further from a wrong answer)."""
+    Ties go to the higher answer and clarify thresholds (further from a wrong answer), then the lowest option one."""
     arrays = Arrays.of(items)
     best, best_key = Thresholds(), None
     for a in GRID_ANSWER:

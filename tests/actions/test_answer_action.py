@@ -157,3 +157,38 @@ def test_knowledge_service_down_is_polite(monkeypatch):
 def test_clause_excerpt_does_not_repeat_the_article_label():
     text = format_answer({"kind": "clause", "citation": "《百万医疗险条款》第六条 等待期", "text": "第六条 自本合同生效之日起30日为等待期。"})
     assert text.count("第六条") == 1
+
+
+OPTIONS = [{"id": "faq.claim.process", "label": "怎么申请理赔？", "hit": {"id": "faq.claim.process"}},
+           {"id": "faq.claim.documents", "label": "理赔需要准备哪些材料？", "hit": {"id": "faq.claim.documents"}}]
+
+
+@pytest.mark.parametrize("reply,picked", [("1", 0), ("２", 1), ("第二个", 1), ("选1吧", 0), ("③", None),
+                                         ("怎么申请理赔", 0), ("理赔需要准备哪些材料？", 1), ("嗯", None)])
+def test_a_reply_picks_an_option_by_number_or_text(reply, picked):
+    from actions.answer import pick_option
+
+    chosen = pick_option(reply, None, OPTIONS)
+    assert (OPTIONS.index(chosen) if chosen else None) == picked
+
+
+def test_a_yes_picks_a_single_option_and_a_tap_its_id():
+    from actions.answer import pick_option
+
+    assert pick_option("是的", None, OPTIONS[:1]) is OPTIONS[0]
+    assert pick_option("随便写的", "faq.claim.documents", OPTIONS) is OPTIONS[1]
+    assert pick_option("随便写的", "faq.unknown", OPTIONS) is None
+
+
+def test_a_number_beyond_the_options_asks_again_and_keeps_them():
+    messages, events = run(make_tracker("3", intent="rate", clarify_options=OPTIONS, clarify_pending=True))
+    assert "1 到 2" in messages[0]["text"] and events == []
+
+
+def test_options_of_an_earlier_turn_are_not_picked():
+    tracker = make_tracker("1", intent="rate", clarify_options=OPTIONS, clarify_pending=True)
+    tracker.events = [{"event": "action", "name": "action_answer_question"}, {"event": "user", "text": "多少钱"},
+                      {"event": "action", "name": "quote_form"}, {"event": "user", "text": "1"}]
+    _, events = run(tracker)
+    assert slot(events, "last_answer_id") != "faq.claim.process"
+    assert slot(events, "clarify_pending") is False

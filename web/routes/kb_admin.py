@@ -272,37 +272,15 @@ class TestIn(BaseModel):
     top_k: int = Field(3, ge=1, le=10)
 
 
-DECISIONS = ("answer", "clarify", "refuse")
-
-
 def _answer(index, body: TestIn) -> dict[str, Any]:
     """One index's answer for the test box: the decision (answer / clarify / refuse) and why — the reason
     code, the re-ranker margin (`confidence`) and P(best) (`top_score`), the thresholds, the clarification
-    options (ids, and their titles), the exactly matched question, the foreign term that was refused.
-    Searches that predate the three-way decision get it from `answerable` (clarify threshold null)."""
+    options (ids and labels), the exactly matched question, the foreign term that was refused."""
     result = index.search(body.query, top_k=body.top_k, context_product=body.context_product or None)
-    decision = getattr(result, "decision", None)
-    if decision not in DECISIONS:
-        decision = "answer" if result.answerable else "refuse"
-    reason = result.reason or ("confident" if decision == "answer" else "low_confidence")
-    raw = getattr(result, "thresholds", None) or {}
-    thresholds = dict(raw.to_dict() if hasattr(raw, "to_dict") else raw)
-    thresholds.setdefault("answer", getattr(index, "threshold", None))
-    thresholds.setdefault("clarify", None)
-    options = [str(o) for o in (getattr(result, "options", None) or [])] if decision == "clarify" else []
-    items = getattr(getattr(index, "corpus", None), "items", {}) or {}
-    foreign = None
-    if reason == "foreign_term":
-        foreign = getattr(result, "foreign_term", None)
-        vocab = getattr(index, "vocab", None)
-        if foreign is None and vocab is not None:
-            foreign = vocab.foreign_term(result.query)
-        foreign = None if foreign is None else str(foreign)
-    return {"answerable": result.answerable, "decision": decision, "confidence": result.confidence,
-            "reason": reason, "thresholds": thresholds, "options": options,
-            "option_titles": [getattr(items.get(o), "title", None) for o in options],
-            "matched": getattr(result, "matched", None), "foreign_term": foreign,
-            "top_score": getattr(result, "top_score", None),
+    return {"answerable": result.answerable, "decision": result.decision, "confidence": result.confidence,
+            "reason": result.reason, "thresholds": result.thresholds, "options": result.options,
+            "option_titles": [c.label for c in result.choices] if result.decision == "clarify" else [],
+            "matched": result.matched, "foreign_term": result.foreign_term, "top_score": result.top_score,
             "hits": [h.to_dict() for h in result.hits], "index_version": index.version}
 
 

@@ -58,7 +58,7 @@ class SearchResponse(BaseModel):
     top_score: float = Field(0.0, description="re-ranker probability of the best topic")
     thresholds: dict[str, float] = Field(default_factory=dict)
     product: Optional[str] = None
-    reason: str = Field("", description="exact_match | confident | clarify | low_confidence | foreign_term | no_candidates")
+    reason: str = Field("", description="exact_match | confident | exclusions | clarify | low_confidence | foreign_term | no_candidates")
     matched: Optional[str] = Field(None, description="the indexed question the message equals (exact_match)")
     foreign_term: Optional[str] = Field(None, description="the product, company or scheme we do not handle it names")
     query: str = Field("", description="the question as searched (normalised; a follow-up made whole)")

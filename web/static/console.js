@@ -203,7 +203,7 @@ function decisionWhy(r) {
     case "clarify": return `不确定，给出 ${options.length} 个选项（置信差 ${m} < 答复阈值 ${a}${top("≥")}）`;
     case "low_confidence": return `没有把握：置信差 ${m} < 答复阈值 ${a}${top("<")}`;
     case "foreign_term": return `涉及我们不经营的：${r.foreign_term || "其他产品或平台"}`;
-    case "not_insurance": return "与保险无关";
+    case "exclusions": return "问的是这款产品哪些情况不赔：给出它的责任免除条款";
     case "no_candidates": return "没有找到候选条目";
     default: return r.reason || "";
   }
