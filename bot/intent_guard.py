@@ -2,7 +2,7 @@
 
 A quote request without a price, a purchase or quote facts becomes a question (or out_of_scope when
 it names nothing of insurance); asking when agents work is a question, not a hand-off; asking how to
-delete one's data is a question. The original intent stays visible in the parse data as `intent_guard`.
+delete one's data or how to complain is a question. The original intent stays visible in the parse data as `intent_guard`.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deterministic corrections of three intents the classifier confuses with questions (plain Python: the
+"""Deterministic corrections of four intents the classifier confuses with questions (plain Python: the
 Rasa component bot/intent_guard.py applies them; unit tests run them without Rasa).
 
 - A quote starts only when the user asks for a price, wants to buy, or gives the facts a quote needs.
@@ -8,6 +8,7 @@ Rasa component bot/intent_guard.py applies them; unit tests run them without Ras
 - Asking *when* agents work ("人工客服什么时间在线") is a question, not a request for a human.
 - Asking *how* to delete one's data or close the account ("怎么注销账户、删除我的数据？") is a question: the FAQ
   explains the ways; "删除我的聊天记录" itself still asks to delete.
+- Asking *how* to complain ("怎么投诉？", "投诉电话多少") is a question; "我要投诉" is a complaint.
 
 Why rules and not more examples: these decisions sit on words the user either wrote or did not, and a
 classifier trained on another CPU's float rounding may move a borderline message across; a rule does
@@ -30,6 +31,8 @@ HOURS = re.compile(r"什么时[间候]|几点|时间段|上班|下班|在线|营
 AGENT = re.compile(r"人工|客服|真人|坐席")
 WANTS_AGENT = re.compile(r"转|接|找|要|叫|帮我|给我|联系|呼叫")
 HOW = re.compile(r"怎么|如何|怎样|咋|在哪|哪里|流程|步骤|入口")
+HOW_TO_COMPLAIN = re.compile(r"(怎么|如何|怎样|在哪|哪里|去哪|咋)(能|可以|才能|进行)?(投诉|反映|举报)|"
+                             r"投诉(电话|渠道|方式|流程|入口|途径|热线)")
 # words any message about our insurance uses; "帮我订一份外卖" has none
 INSURANCE = re.compile(r"保|险|赔|医疗|碎屏|台风|意外|重疾|网约车|司机|住院|条款|报销")
 
@@ -53,5 +56,7 @@ def corrected_intent(intent: Optional[str], text: str) -> Optional[str]:
     if intent == "request_human" and asks_agent_hours(text):
         return "ask_question"
     if intent == "delete_my_data" and HOW.search(text):
+        return "ask_question"
+    if intent == "complaint" and HOW_TO_COMPLAIN.search(text):
         return "ask_question"
     return None

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import shutil
 
+import httpx
 import pytest
 
 from tests.fakes.slow_proxy import SlowProxy
 from tests.fakes.wechat_pusher import new_aes_key
 
-from .stack import ACTION_PORT, WEB, start_test_stack
+from .stack import ACTION_PORT, RASA, WEB, start_test_stack
 
 pytestmark = pytest.mark.timeout(300)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,6 +32,10 @@ def demo(tmp_path_factory):
         "WECHAT_ENCODING_AES_KEY": new_aes_key(), "WECHAT_API_BASE_URL": f"{WEB}/simulator/cgi-bin/",
         "WECHAT_MSGMENU": "true",        # as the documented demo: menu messages shown with tappable options
     }, action_server_url=f"{proxy.url}/webhook")
+    # the first turn after a start loads what Rasa, the actions and search load lazily (seconds); this test
+    # is about how the page shows passive replies and customer-service messages, so it chats with warm services
+    for text in ("你好", "百万医疗险等待期多久"):
+        httpx.post(f"{RASA}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text}, timeout=60)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         try:
@@ -94,10 +99,6 @@ def test_chat_as_a_wechat_user(demo):
 def test_menu_message_options_are_tappable(demo):
     """A menu message (as the channel sends it with WECHAT_MSGMENU=true) shows its options as links; a tap
     pushes a real signed text with <bizmsgmenuid>, Rasa gets the option id as metadata, the answer shows."""
-    import httpx
-
-    from .stack import RASA
-
     browser, _ = demo
     page = browser.new_page()
     page.goto(f"{WEB}/simulator")

@@ -91,7 +91,7 @@ def test_test_box_shows_decision_and_why(console):  # noqa: F811
         (fake("refuse", "low_confidence", confidence=0.05, top_score=0.08), "拒答",
          "没有把握：置信差 0.05 < 答复阈值 0.30，最高分 0.08 < 澄清阈值 0.12"),
         (fake("refuse", "foreign_term", confidence=0.0, foreign_term="惠民保"), "拒答", "涉及我们不经营的：惠民保"),
-        (fake("refuse", "not_insurance", confidence=0.0), "拒答", "与保险无关"),
+        (fake("answer", "exclusions", confidence=0.1), "答复", "问的是这款产品哪些情况不赔"),
     ]
     for body, label, why in cases:
         payload = json.dumps(body, ensure_ascii=False)
