@@ -169,15 +169,18 @@ class KnowledgeIndex:
         return index
 
     @staticmethod
-    def _exact_questions(corpus: Corpus) -> dict[str, Optional[str]]:
-        """match_key of every indexed question -> its item (None when two items share the question)."""
-        out: dict[str, Optional[str]] = {}
+    def _exact_questions(corpus: Corpus) -> dict[str, Optional[tuple[str, str]]]:
+        """match_key of every indexed question -> (its item, the question as indexed); None when two items
+        share the question."""
+        out: dict[str, Optional[tuple[str, str]]] = {}
         for entry in corpus.entries:
             if entry.prompt != "query":
                 continue
             key = match_key(entry.text)
-            if key:
-                out[key] = entry.item_id if out.get(key, entry.item_id) == entry.item_id else None
+            if not key:
+                continue
+            known = out.get(key, (entry.item_id, entry.text))
+            out[key] = (known[0], known[1]) if known is not None and known[0] == entry.item_id else None
         return out
 
     @property
@@ -413,15 +416,11 @@ class KnowledgeIndex:
     def _exact_match(self, qctx: QueryContext, cands: list[int]) -> Optional[tuple[int, str]]:
         """(candidate position, the indexed question) when the message is an indexed question as typed."""
         key = match_key(qctx.text)
-        item_id = self._exact.get(key) if key else None
-        if item_id is None:
+        found = self._exact.get(key) if key else None
+        if found is None:
             return None
-        pos = self._item_pos[item_id]
-        if pos not in cands:
-            return None
-        entry = next(e for e in self.corpus.entries if e.item_id == item_id and e.prompt == "query"
-                     and match_key(e.text) == key)
-        return cands.index(pos), entry.text
+        pos = self._item_pos[found[0]]
+        return (cands.index(pos), found[1]) if pos in cands else None
 
     def _choice(self, topic: Topic, cands: list[int], scores: np.ndarray, best_entry: dict[int, int],
                 qctx: QueryContext, lead: Optional[int] = None) -> Choice:

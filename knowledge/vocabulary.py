@@ -1,6 +1,7 @@
 """Product catalogue and lexical vocabulary (aliases, section words, products we do not sell)."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,12 +69,21 @@ class Vocabulary:
     insurance_words: list[str] = field(default_factory=list)
     section_faqs: dict[str, str] = field(default_factory=dict)
 
+    @functools.cached_property
+    def _alias_pairs(self) -> list[tuple[str, str]]:
+        # longest first, then by text: an order that does not depend on the process's string hashing
+        return sorted(((a, pid) for pid, al in self.product_aliases.items() for a in al),
+                      key=lambda pair: (-len(pair[0]), pair[0]))
+
+    @functools.cached_property
+    def _section_pairs(self) -> list[tuple[str, str]]:
+        return sorted(((w, sec) for sec, words in self.section_keywords.items() for w in words),
+                      key=lambda pair: (-len(pair[0]), pair[0]))
+
     def mentioned_products(self, text: str) -> list[str]:
         """Products a message names, longest alias first, so '网约车司机意外险' is not also '意外险'."""
-        pairs = sorted(((a, pid) for pid, al in self.product_aliases.items() for a in al),
-                       key=lambda pair: (-len(pair[0]), pair[0]))
         found: list[str] = []
-        for alias, pid in pairs:
+        for alias, pid in self._alias_pairs:
             if alias in text:
                 text = text.replace(alias, "\u0000")
                 if pid not in found:
@@ -88,10 +98,8 @@ class Vocabulary:
     def sections_named(self, text: str) -> set[str]:
         """Clause sections a message names, longest word first: "不保什么" is exclusions, not also the
         "保什么" of coverage."""
-        pairs = sorted(((w, sec) for sec, words in self.section_keywords.items() for w in words),
-                       key=lambda pair: (-len(pair[0]), pair[0]))
         found: set[str] = set()
-        for word, sec in pairs:
+        for word, sec in self._section_pairs:
             if word in text:
                 text = text.replace(word, "\u0000")
                 found.add(sec)
@@ -101,7 +109,7 @@ class Vocabulary:
         """A product, company or topic we do not handle, after removing our own product names ('网约车险'
         is not '车险'); a public scheme (医保卡) only when the message names none of our products."""
         stripped = text
-        for alias in sorted((a for al in self.product_aliases.values() for a in al), key=lambda a: (-len(a), a)):
+        for alias, _ in self._alias_pairs:
             stripped = stripped.replace(alias, "\u0000")
         found = next((t for t in self.foreign_terms if t in stripped), None)
         if found is None and stripped == text:
