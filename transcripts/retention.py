@@ -85,23 +85,15 @@ def purge(app_engine: Engine, tracker_engine: Optional[Engine], *, retention_day
 
     counts.update(purge_handoffs(app_engine, cutoff, held))
 
-    counts["unanswered"] = 0
-    if _has(app_engine, "kb_unanswered"):
-        from ops.tables import kb_unanswered
+    from ops.tables import kb_clarifications, kb_unanswered
 
-        with app_engine.begin() as conn:
-            counts["unanswered"] = conn.execute(delete(kb_unanswered).where(
-                kb_unanswered.c.created_at < cutoff,
-                kb_unanswered.c.sender_hash.not_in(sorted(held.unanswered_refs)))).rowcount or 0
-
-    counts["clarifications"] = 0
-    if _has(app_engine, "kb_clarifications"):
-        from ops.tables import kb_clarifications
-
-        with app_engine.begin() as conn:
-            counts["clarifications"] = conn.execute(delete(kb_clarifications).where(
-                kb_clarifications.c.created_at < cutoff,
-                kb_clarifications.c.sender_hash.not_in(sorted(held.unanswered_refs)))).rowcount or 0
+    for name, table in (("unanswered", kb_unanswered), ("clarifications", kb_clarifications)):
+        counts[name] = 0  # mining rows, keyed by the sender pseudonym
+        if _has(app_engine, table.name):
+            with app_engine.begin() as conn:
+                counts[name] = conn.execute(delete(table).where(
+                    table.c.created_at < cutoff,
+                    table.c.sender_hash.not_in(sorted(held.unanswered_refs)))).rowcount or 0
 
     counts["quote_displays"] = 0
     if quote_retention_days > 0 and _has(app_engine, "quote_displays"):

@@ -273,18 +273,10 @@ def test_report_choice_reaches_the_web_service(env, monkeypatch):
 
 
 # ---- the test box: decision, reason, margin, thresholds, options ----------------------------------------
-class _Hit:
-    def __init__(self, id_):
-        self.id = id_
-
-    def to_dict(self):
-        return {"id": self.id}
-
-
 class _Index:
     """Enough of a KnowledgeIndex for web.routes.kb_admin._answer."""
 
-    threshold, version = 0.3121, "v-test"
+    version = "v-test"
 
     def __init__(self, result):
         from knowledge.vocabulary import load_vocabulary
@@ -298,10 +290,15 @@ class _Index:
 
 
 def _result(**fields):
-    from types import SimpleNamespace
+    from knowledge.search import Choice, Hit, SearchResult
 
-    base = {"query": "q", "hits": [_Hit(FAQ)], "answerable": False, "confidence": 0.12, "reason": ""}
-    return SimpleNamespace(**{**base, **fields})
+    def hit(item_id: str) -> Hit:
+        return Hit(item_id, "faq", 0.5, "等待期是多久？" if item_id == FAQ else "《百万医疗险条款》等待期", "…", "…")
+
+    choices = [Choice(i, hit(i).title, hit(i)) for i in fields.pop("options", [])]
+    base = {"query": "q", "hits": [hit(FAQ)], "answerable": False, "confidence": 0.12, "reason": "",
+            "thresholds": {"answer": 0.3, "clarify": 0.1, "option": 0.05}}
+    return SearchResult(**{**base, **fields, "choices": choices})
 
 
 def _answer(result):
@@ -310,26 +307,16 @@ def _answer(result):
     return answer(_Index(result), TestIn(query="q"))
 
 
-def test_answer_before_the_three_way_decision_exists():
-    out = _answer(_result(answerable=True, confidence=0.41))
-    assert out["decision"] == "answer" and out["reason"] == "confident"
-    assert out["thresholds"] == {"answer": 0.3121, "clarify": None}
-    assert out["options"] == [] and out["matched"] is None and out["foreign_term"] is None
-    out = _answer(_result(query="你们有车险吗", reason="foreign_term"))
-    assert out["decision"] == "refuse" and out["foreign_term"] == "车险"
-    assert _answer(_result())["reason"] == "low_confidence"
-
-
-def test_answer_with_the_three_way_decision():
-    out = _answer(_result(decision="clarify", reason="clarify", options=[FAQ, CLAUSE], confidence=0.2,
-                          thresholds={"answer": 0.3, "clarify": 0.1}))
+def test_answer_shows_the_three_way_decision_and_why():
+    out = _answer(_result(decision="clarify", reason="clarify", options=[FAQ, CLAUSE], confidence=0.2, top_score=0.4))
     assert out["decision"] == "clarify" and out["options"] == [FAQ, CLAUSE]
-    assert out["option_titles"] == ["等待期是多久？", None] and out["thresholds"] == {"answer": 0.3, "clarify": 0.1}
-    out = _answer(_result(decision="answer", reason="exact_match", answerable=True, matched="等待期多久",
-                          options=[FAQ], thresholds={"answer": 0.3, "clarify": 0.1}))
+    assert out["option_titles"] == ["等待期是多久？", "《百万医疗险条款》等待期"]
+    assert out["thresholds"] == {"answer": 0.3, "clarify": 0.1, "option": 0.05} and out["top_score"] == 0.4
+    out = _answer(_result(decision="answer", reason="exact_match", answerable=True, matched="等待期多久", options=[FAQ]))
     assert out["decision"] == "answer" and out["matched"] == "等待期多久" and out["options"] == []
-    out = _answer(_result(decision="refuse", reason="not_insurance", thresholds={"answer": 0.3, "clarify": 0.1}))
-    assert (out["decision"], out["reason"]) == ("refuse", "not_insurance")
+    assert out["option_titles"] == []
+    out = _answer(_result(decision="refuse", reason="foreign_term", foreign_term="车险"))
+    assert (out["decision"], out["reason"], out["foreign_term"]) == ("refuse", "foreign_term", "车险")
 
 
 # ---- store level, SQLite and PostgreSQL: the single-FAQ publish, concurrent clicks ---------------------

@@ -41,16 +41,22 @@ class MissIn(BaseModel):
     confidence: Optional[float] = None
 
 
+def _seen_recently(recent: dict[str, float], key: str, window_s: float = 10.0) -> bool:
+    """True for a repeat of `key` within `window_s` (the action server's retries); records it otherwise."""
+    now = time.monotonic()
+    if now - recent.get(key, -1e9) < window_s:
+        return True
+    if len(recent) > 10_000:
+        recent.clear()
+    recent[key] = now
+    return False
+
+
 @router.post("/api/unanswered", status_code=202)
 def report_miss(body: MissIn, state: StateDep) -> dict[str, Any]:
     """Machine endpoint for the action server (no user session). Duplicates within 10 s are dropped."""
-    key = f"{body.sender_id}\x1f{body.question}"
-    now = time.monotonic()
-    if now - _recent.get(key, -1e9) < 10:
+    if _seen_recently(_recent, f"{body.sender_id}\x1f{body.question}"):
         return {"stored": False}
-    if len(_recent) > 10_000:
-        _recent.clear()
-    _recent[key] = now
     item_id = unanswered.record(state.engine, body.question, sender_id=body.sender_id, channel=body.channel,
                                 reason=body.reason, top_id=body.top_id, confidence=body.confidence)
     return {"stored": True, "id": item_id}
@@ -157,13 +163,8 @@ class ChoiceIn(BaseModel):
 def report_choice(body: ChoiceIn, state: StateDep) -> dict[str, Any]:
     """Machine endpoint for the action server (no user session): the option a user picked after a
     clarification. Stored redacted; the same pick from the same sender within 10 s is dropped."""
-    key = f"{body.sender_id}\x1f{body.chosen_id}\x1f{body.question}"
-    now = time.monotonic()
-    if now - _recent_choices.get(key, -1e9) < 10:
+    if _seen_recently(_recent_choices, f"{body.sender_id}\x1f{body.chosen_id}\x1f{body.question}"):
         return {"stored": False}
-    if len(_recent_choices) > 10_000:
-        _recent_choices.clear()
-    _recent_choices[key] = now
     item_id = _call(clarifications.record, state.engine, body.question, chosen_id=body.chosen_id,
                     options=body.options, sender_id=body.sender_id, channel=body.channel)
     return {"stored": True, "id": item_id}
