@@ -336,13 +336,14 @@ def cross_validate(index: "KnowledgeIndex", kb_rows: Sequence[QueryRows], dev_ro
 
 def nested_figures(items: Sequence[Scored], fold: np.ndarray, fold_thresholds: Sequence[Thresholds]) -> dict:
     """Figures over all messages, each fold judged by the thresholds chosen without it."""
-    decisions = np.zeros(len(items), dtype=np.int64)
-    right, shown = np.zeros(len(items), bool), np.zeros(len(items), bool)
+    arrays = Arrays.of(items)  # once, not once per fold
+    decisions = np.zeros(len(arrays), dtype=np.int64)
+    right, shown = np.zeros(len(arrays), bool), np.zeros(len(arrays), bool)
     for k, t in enumerate(fold_thresholds):
-        o = outcomes(items, t)
+        o = outcomes(arrays, t)
         mask = fold == k
         decisions[mask], right[mask], shown[mask] = o["decision"][mask], o["answered_right"][mask], o["in_options"][mask]
-    figures = summarise(items, decisions, right, shown)
+    figures = summarise(arrays, decisions, right, shown)
     figures["fold_thresholds"] = [t.to_dict() for t in fold_thresholds]
     return figures
 
