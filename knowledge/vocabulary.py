@@ -68,6 +68,7 @@ class Vocabulary:
     public_scheme_terms: list[str] = field(default_factory=list)
     insurance_words: list[str] = field(default_factory=list)
     section_faqs: dict[str, str] = field(default_factory=dict)
+    public_scheme_claim_words: list[str] = field(default_factory=list)
 
     @functools.cached_property
     def _alias_pairs(self) -> list[tuple[str, str]]:
@@ -107,12 +108,13 @@ class Vocabulary:
 
     def foreign_term(self, text: str) -> Optional[str]:
         """A product, company or topic we do not handle, after removing our own product names ('网约车险'
-        is not '车险'); a public scheme (医保卡) only when the message names none of our products."""
+        is not '车险'); a public scheme (医保卡) only when the message names none of our products and
+        does not ask about being paid (没用医保卡结算能报吗 is about our cover)."""
         stripped = text
         for alias, _ in self._alias_pairs:
             stripped = stripped.replace(alias, "\u0000")
         found = next((t for t in self.foreign_terms if t in stripped), None)
-        if found is None and stripped == text:
+        if found is None and stripped == text and not any(w in text for w in self.public_scheme_claim_words):
             found = next((t for t in self.public_scheme_terms if t in text), None)
         return found
 
@@ -142,4 +144,4 @@ def load_vocabulary(content_dir: Path) -> Vocabulary:
     return Vocabulary(names, aliases, vocab["section_keywords"], [str(t) for t in vocab["foreign_terms"]],
                       vocab.get("product_faq_sections") or {}, list(vocab.get("clause_words") or []),
                       list(vocab.get("public_scheme_terms") or []), list(vocab.get("insurance_words") or []),
-                      dict(vocab.get("section_faqs") or {}))
+                      dict(vocab.get("section_faqs") or {}), list(vocab.get("public_scheme_claim_words") or []))
