@@ -27,7 +27,9 @@ SEGMENT_END = re.compile(r"[，,（）()：:]")
 NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(万)?\s*(元|天|日|%|个|周岁|岁|次|种|小时|年|期)?")
 NEGATION = re.compile(r"(无|没有|不设|未设|没)$")
 GROUP_JOINER = re.compile(r"^[、和及与/\s]*$")
-AGE_RANGE = re.compile(r"(出生满(\d+)天|(?<![\d.])(\d+))(?:周岁)?\s*(?:至|到|-|～|~)\s*(\d+)\s*周岁")
+# who may buy is written "18至65周岁"; "18-40周岁" is a rate table's age band, not eligibility
+AGE_RANGE = re.compile(r"(出生满(\d+)天|(?<![\d.])(\d+))(?:周岁)?\s*(?:至|到)\s*(\d+)\s*周岁")
+RATE_UNIT = re.compile(r"每(万元|千元|份)$")  # "每万元保额122元" is a rate, not a sum insured
 NAME_PATTERN = re.compile("|".join(sorted((re.escape(n) for names in PRODUCT_NAMES.values() for n in names),
                                           key=len, reverse=True)))
 NAME_TO_PRODUCT = {n: pid for pid, names in PRODUCT_NAMES.items() for n in names}
@@ -168,6 +170,8 @@ class FactChecker:
     def _numbers(self, where: str, sentence: str, rule: NumberRule, mentions, carried) -> list[Finding]:
         out = []
         for k in re.finditer(re.escape(rule.keyword), sentence):
+            if RATE_UNIT.search(sentence[:k.start()]):
+                continue
             value, text, pos = self._value_near(sentence, k.start(), k.end(), rule)
             if value is None or rule.fact.product not in self._scope(sentence, mentions, pos, carried):
                 continue

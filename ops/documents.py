@@ -16,6 +16,7 @@ import yaml
 
 from knowledge.clauses import ClauseFormatError, parse_clause_document
 from knowledge.corpus import MAX_ANSWER_CHARS, FaqEntry, KnowledgeSnapshot, load_clause_questions, snapshot_from_sources
+from knowledge.factcheck import FactChecker
 
 FAQ_PREFIX, CLAUSE_PREFIX, RATES_PREFIX = "faq/", "clause/", "rates/"
 CLAUSE_QUESTIONS = "clause_questions"
@@ -152,7 +153,15 @@ def validate_documents(docs: Mapping[str, str], content_dir: Path) -> list[str]:
     rates = rate_texts_of(docs)
     if rates:
         problems += rate_problems(rates, content_dir)
+    if not problems:
+        problems += fact_problems(docs, content_dir)
     return problems
+
+
+def fact_problems(docs: Mapping[str, str], content_dir: Path) -> list[str]:
+    """Sentences that contradict the product sheet, use forbidden wording or promise a missing feature."""
+    checker = FactChecker.from_content(content_dir)
+    return [finding.message() for finding in checker.check_snapshot(snapshot_of(docs))]
 
 
 def rate_problems(texts: Mapping[str, str], content_dir: Path, only: Optional[str] = None) -> list[str]:

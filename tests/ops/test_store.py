@@ -180,3 +180,21 @@ def test_changed_seed_files_are_imported_on_top(tmp_path, settings):
     assert draft["faq.claim.process"] == "草稿中的理赔流程。" and draft["faq.service.hours"].startswith("文件里")
     assert store.import_seed_changes() is None  # imported once
     assert [e["action"] for e in audit.entries(store.engine)][0] == "kb.seed_update" and v1 == 1
+
+
+def test_a_draft_that_contradicts_the_product_sheet_is_not_published(store):
+    """The publish step runs the fact checker: the editor is told which sentence and which fact."""
+    v1 = store.ensure_seeded()
+    answer = "百万医疗险主要保住院，恶性肿瘤门诊放化疗等特殊门诊也视同住院，同样适用1万免赔额和等待期。"
+    clause = store.document(v1, clause_key("typhoon")).replace(
+        "橙色预警和红色预警各视为一次预警，分别按前条标准给付（共200元+500元），计入第三条的累计给付次数。",
+        "按一次预警、红色预警标准给付500元。")
+    store.save({faq_key("faq.claim.outpatient"): _edit_faq(store, "faq.claim.outpatient", answer=answer),
+                clause_key("typhoon"): clause}, ED, "与产品资料矛盾的草稿")
+    with pytest.raises(DocumentError) as info:
+        store.publish(ED)
+    problems = info.value.problems
+    assert any(answer in p and "medical_million.deductible.critical_illness_medical" in p and "重大疾病医疗0免赔" in p
+               for p in problems), problems
+    assert any("第二条" in p and "typhoon.payout" in p for p in problems), problems
+    assert store.published_version_id() == v1

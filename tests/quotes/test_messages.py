@@ -59,3 +59,21 @@ def test_refusals_explain_and_never_price(service, req, needle):
     message = render(result, service.catalogue)
     assert not result.eligible and needle in message and message.startswith("抱歉")
     assert "保费" not in message and not re.search(r"\d+(\.\d+)?元/(年|月|天)", message)
+
+
+def test_quote_and_refusal_texts_agree_with_the_product_sheet(service):
+    """Every rendered quote and refusal passes the knowledge base's fact checker for its product."""
+    from knowledge.factcheck import FactChecker, check_texts
+    from tests.conftest import CONTENT_DIR
+
+    requests = ELIGIBLE + [
+        QuoteRequest("medical_million", age=66, payment_mode="annual"),
+        QuoteRequest("screen", age=30, phone_price_cny=3999, activation_days=200),
+        QuoteRequest("typhoon", age=30, province="北京"),
+        QuoteRequest("driver_accident", age=30, driver_certified=False, payment_mode="daily"),
+        QuoteRequest("accident", age=30, coverage=100000, payment_mode="annual", occupation_class=6),
+    ]
+    texts = {f"quote {n} {r.product_id}": (render(service.quote(r), service.catalogue), [r.product_id])
+             for n, r in enumerate(requests)}
+    findings = check_texts(FactChecker.from_content(CONTENT_DIR), texts)
+    assert not findings, "\n".join(f.message() for f in findings)
