@@ -164,6 +164,13 @@ def fact_problems(docs: Mapping[str, str], content_dir: Path) -> list[str]:
     return [finding.message() for finding in checker.check_snapshot(snapshot_of(docs))]
 
 
+def document_fact_problems(key: str, body: str, content_dir: Path) -> list[str]:
+    """`fact_problems` of one saved FAQ or clause document: shown to the editor on saving, enforced on publishing."""
+    if not (key.startswith(FAQ_PREFIX) or key.startswith(CLAUSE_PREFIX)):
+        return []
+    return fact_problems({key: body}, content_dir)
+
+
 def rate_problems(texts: Mapping[str, str], content_dir: Path, only: Optional[str] = None) -> list[str]:
     """Validation by the quote library (quotes.rates), against products.yml in `content_dir`."""
     from quotes.catalogue import load_catalogue

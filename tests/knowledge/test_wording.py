@@ -31,10 +31,11 @@ def bot_texts() -> dict[str, str]:
     import actions.answer as answer
     import actions.delete_data as delete_data
     import connectors.messages as messages
+    import handoff.texts as handoff_texts
 
     texts = {f"domain {name}": variant["text"] for name, variants in _domain()["responses"].items()
              for variant in variants if "text" in variant}
-    for module in (messages, answer, delete_data):
+    for module in (messages, answer, delete_data, handoff_texts):
         texts.update({f"{module.__name__}.{name}": value for name, value in vars(module).items()
                       if name.isupper() and isinstance(value, str) and re.search(r"[\u4e00-\u9fa5]", value)})
     return texts

@@ -196,3 +196,39 @@ def test_viewer_sees_analytics_only_and_admin_manages_users(console):
     assert "哈希链完整" in admin.inner_text("#audit-chain") and "user.create" in admin.inner_text("#audit-table")
     admin.click("#logout")
     admin.wait_for_url(re.compile(r"/console/login"))
+
+
+def test_a_contradicting_answer_is_flagged_on_save_and_refused_on_publish(console):
+    """The editor sees the sentence and the fact at once; publishing is refused; users keep the old answer."""
+    url, browser, state = console
+    published = state.kb.published_version_id()
+    page = login(browser, url, "editor", "/console/faq/faq.claim.outpatient")
+    ready(page)
+    wrong = "百万医疗险主要保住院，恶性肿瘤门诊放化疗等特殊门诊也视同住院，同样适用1万免赔额和等待期。"
+    page.fill("#f-answer", wrong)
+    page.click("#f-save")
+    page.wait_for_selector("#f-problems li")
+    saved = page.inner_text("#f-problems")
+    assert "发布前需修改" in saved and wrong in saved and "重大疾病医疗0免赔" in saved
+
+    page.goto(f"{url}/console/versions")
+    ready(page)
+    page.click("#v-publish")
+    page.wait_for_selector("#v-problems li")
+    refused = page.inner_text("#v-problems")
+    assert wrong in refused and "medical_million.deductible.critical_illness_medical" in refused
+    assert state.kb.published_version_id() == published
+
+    # put the shipped answer back so the draft is publishable again
+    seed = next(f for f in state.kb.snapshot(published).faqs if f.id == "faq.claim.outpatient")
+    page.goto(f"{url}/console/faq/faq.claim.outpatient")
+    ready(page)
+    page.fill("#f-answer", seed.answer)
+    page.click("#f-save")
+    page.wait_for_function("document.getElementById('kb-status').textContent.includes('未发布')")
+    assert page.locator("#f-problems li").count() == 0
+    page.goto(f"{url}/console/versions")
+    ready(page)
+    page.click("#v-publish")
+    page.wait_for_function("document.getElementById('v-reload').textContent.includes('已在本服务生效')", timeout=120_000)
+    assert page.locator("#v-problems li").count() == 0 and state.kb.published_version_id() != published

@@ -13,8 +13,8 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from knowledge.search import MAX_QUERY_CHARS
-from ops.documents import (CLAUSE_PREFIX, FAQ_PREFIX, DocumentError, clause_body, clause_key, faq_body, faq_key,
-                           rate_problems, rates_key)
+from ops.documents import (CLAUSE_PREFIX, FAQ_PREFIX, DocumentError, clause_body, clause_key, document_fact_problems,
+                           faq_body, faq_key, rate_problems, rates_key)
 from ops.importers import SUPPORTED, ImportErrorZh, extract_text, preview, to_clause_markdown
 from ops.store import ConflictError, NotFound
 from web.auth import EditorUser
@@ -142,7 +142,8 @@ def create_faq(body: FaqIn, state: StateDep, user: EditorUser) -> dict[str, Any]
     text = _run(faq_body, _faq_dict(body, body.id))
     info = _run(state.kb.save, {faq_key(body.id): text}, user, f"新建 FAQ {body.id}", expect={faq_key(body.id): None},
                 action="kb.faq.create")
-    return {"version": info.to_dict(), "id": body.id}
+    return {"version": info.to_dict(), "id": body.id,
+            "warnings": document_fact_problems(faq_key(body.id), text, state.kb.content_dir)}
 
 
 @router.put("/faqs/{faq_id}")
@@ -154,7 +155,8 @@ def update_faq(faq_id: str, body: FaqIn, state: StateDep, user: EditorUser) -> d
     if kb.document(kb.draft_version_id(), faq_key(faq_id)) is None:
         raise HTTPException(status_code=404, detail=f"FAQ {faq_id} 不存在")
     info = _run(kb.save, {faq_key(faq_id): text}, user, f"编辑 FAQ {faq_id}", expect=expect, action="kb.faq.update")
-    return {"version": info.to_dict(), "hash": info and kb.manifest(info.id).get(faq_key(faq_id))}
+    return {"version": info.to_dict(), "hash": info and kb.manifest(info.id).get(faq_key(faq_id)),
+            "warnings": document_fact_problems(faq_key(faq_id), text, kb.content_dir)}
 
 
 @router.delete("/faqs/{faq_id}")
@@ -213,7 +215,8 @@ def save_clause(product_id: str, body: ClauseIn, state: StateDep, user: EditorUs
     text = _run(clause_body, body.source, product_id)
     info = _run(state.kb.save, {clause_key(product_id): text}, user, f"更新条款 {product_id}",
                 action="kb.clause.update")
-    return {"version": info.to_dict(), "preview": preview(text)}
+    return {"version": info.to_dict(), "preview": preview(text),
+            "warnings": document_fact_problems(clause_key(product_id), text, state.kb.content_dir)}
 
 
 # ---- rate tables ------------------------------------------------------------------------------------

@@ -40,6 +40,12 @@ function showProblems(list, err) {
   list.replaceChildren(...(err ? [err.message, ...err.problems] : []).filter((p, i, a) => p && a.indexOf(p) === i).map((p) => el("li", {}, p)));
 }
 
+// saved to the draft, but the fact checker will refuse to publish it as it stands
+function showWarnings(list, warnings) {
+  if (warnings && warnings.length) showProblems(list, { message: "已保存到草稿，但与产品资料或用语规范不符，发布前需修改：", problems: warnings });
+  else showProblems(list);
+}
+
 async function busy(button, fn) {
   button.disabled = true;
   try { return await fn(); } finally { button.disabled = false; }
@@ -109,7 +115,7 @@ async function pageFaqEdit() {
         products: [...document.querySelectorAll("input[name=product]:checked")].map((c) => c.value), expected_hash: hash };
       try {
         const r = faqId ? await api("PUT", "/api/kb/faqs/" + encodeURIComponent(faqId), body) : await api("POST", "/api/kb/faqs", body);
-        showProblems(problems); toast(`已保存到草稿（版本 ${r.version.id}）`);
+        showWarnings(problems, r.warnings); toast(`已保存到草稿（版本 ${r.version.id}）`);
         if (!faqId) location.href = "/console/faq/" + encodeURIComponent(r.id); else { hash = r.hash; refreshStatus(); }
       } catch (err) { showProblems(problems, err); toast("保存失败：" + err.message, true); }
     });
@@ -163,7 +169,7 @@ async function pageClauses() {
   $("#c-save").addEventListener("click", () => busy($("#c-save"), async () => {
     try {
       const r = await api("PUT", "/api/kb/clauses/" + encodeURIComponent($("#c-product").value), { source: source.value });
-      renderPreview(r.preview); toast(`条款已保存到草稿（版本 ${r.version.id}）`); refreshStatus();
+      renderPreview(r.preview); showWarnings($("#c-problems"), r.warnings); toast(`条款已保存到草稿（版本 ${r.version.id}）`); refreshStatus();
     } catch (err) { showProblems($("#c-problems"), err); toast("保存失败", true); }
   }));
 }
