@@ -85,6 +85,7 @@ def test_a_public_scheme_is_foreign_only_without_one_of_our_products(vocab):
     assert vocab.foreign_term("医保卡丢了怎么补办") == "医保卡"
     assert vocab.foreign_term("没用医保卡结算 百万医疗赔多少") is None
     assert vocab.foreign_term("看病没用医保卡结算 还能报销吗") is None
+    assert vocab.foreign_term("职工医保住院报销比例是多少") == "职工医保"
     assert vocab.foreign_term("医保卡里的钱能给家人用吗") == "医保卡"
     assert vocab.foreign_term("网约车险保什么") is None          # our product, not 车险
     assert vocab.foreign_term("平安的百万医疗怎么样") == "平安"  # another company's product
