@@ -31,7 +31,8 @@ def _quote_and_show(tracker: Tracker) -> QuoteResult:
     service = get_service()
     request = form_plan.request_from_slots(tracker.slots)
     result = service.quote(request, partial=True)
-    return service.show(result, user_id=tracker.sender_id or "", channel=tracker.get_latest_input_channel() or "rasa")
+    return service.show(result, user_id=tracker.sender_id or "", channel=tracker.get_latest_input_channel() or "rasa",
+                        understood_from=tracker.get_slot("quote_evidence") or None)
 
 
 class ActionFetchQuote(Action):

@@ -67,7 +67,10 @@ class ValidateQuoteForm(FormValidationAction):
         log.info("quote form extraction", extra={"event": "quote.form.extract", "intent": intent,
                                                  "requested": tracker.get_slot("requested_slot"),
                                                  "slots": sorted(result.updates), "abandon": result.abandon})
-        return [SlotSet(slot, value) for slot, value in result.updates.items()]
+        events = [SlotSet(slot, value) for slot, value in result.updates.items()]
+        if result.evidence is not None:
+            events.append(SlotSet("quote_evidence", result.evidence))
+        return events
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[EventType]:

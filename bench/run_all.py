@@ -14,6 +14,7 @@ PY = sys.executable
 
 BENCHES = [
     ["resolution.py"],        # answer / clarify / refuse quality, cross-validated, with the baselines
+    ["quote_understanding.py"],  # one-message quote requests: extraction vs the previous parser, the conversation
     ["retrieval.py", "--sizes", os.environ.get("BENCH_SIZES", "10000,100000")],
     ["search_latency.py"],    # warm single-query latency, both encoder backends
     ["nlu_cv.py"],

@@ -1,4 +1,4 @@
-"""Refuse to start outside development with missing, example, dev-only or short secrets (issue 8).
+"""Refuse to start outside development with missing, example, dev-only or short secrets.
 
 Every service calls :func:`check_production_secrets` at start-up (web factory, action server,
 Rasa channels, ``make run``), so a production deployment cannot come up with the values from

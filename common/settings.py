@@ -45,7 +45,7 @@ class Settings:
     knowledge_dir: Path = REPO_ROOT / "knowledge" / "content"
     embedding_cache: Path = REPO_ROOT / "var" / "cache" / "embeddings.sqlite"
     log_level: str = "INFO"
-    # --- hand-off to human agents (issue 6, docs/handoff.md) ---
+    # --- hand-off to human agents (docs/handoff.md) ---
     public_web_url: str = ""                 # links in WeCom cards (agents' phones); empty = web_url
     handoff_service_hours: str = ""          # "HH:MM-HH:MM" Beijing time; empty = products.yml service hours
     handoff_idle_s: float = 1800.0           # a hand-off without messages for this long ends
@@ -53,7 +53,7 @@ class Settings:
     handoff_agent_capacity: int = 3          # live chats per agent before auto-assignment skips them
     handoff_message_window_s: float = 600.0  # outside hours: user messages attached to the callback ticket
     handoff_rating_window_s: float = 600.0   # after the end: how long a 1-5 reply counts as the rating
-    # --- channels (issue 4/8): the variables credentials.yml expands for Rasa, docs/connectors.md ---
+    # --- channels: the variables credentials.yml expands for Rasa, docs/connectors.md ---
     wechat_token: str = ""
     wechat_app_id: str = ""
     wechat_app_secret: str = ""
@@ -70,14 +70,16 @@ class Settings:
     wecom_agent_token: str = ""
     wecom_agent_encoding_aes_key: str = ""
     wechat_msgmenu: str = ""                 # true: clarifications as customer-service menu messages (verified accounts)
-    # --- abuse protection (issue 8, docs/security.md): token bucket per WeChat user ---
+    # --- abuse protection (docs/security.md): token bucket per WeChat user ---
     rate_limit_per_minute: int = 20          # sustained messages per user and minute; 0 = no limit
     rate_limit_burst: int = 10               # messages a user may send at once
-    # --- privacy (issue 8, docs/privacy.md): encrypted transcripts, retention, legal hold ---
+    # --- privacy (docs/privacy.md): encrypted transcripts, retention, legal hold ---
     transcript_keys: str = ""                # "k2:<32 hex>,k1:<32 hex>" SM4 keys, first active; empty = dev key (dev only)
     transcript_retention_days: int = 180     # transcripts, hand-offs, misses, tracker events older than this are purged
     quote_display_retention_days: int = 180  # proof-of-display records (quotes/audit.py); 0 = never purged by age
     privacy_purge_interval_s: float = 86400.0  # how often the web service runs the purge; 0 = never
+    # --- quotes: quote as if today were this date (YYYY-MM-DD; staging and benchmarks); empty = today ---
+    quote_business_date: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -140,6 +142,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         quote_display_retention_days=int(_env(env, "QUOTE_DISPLAY_RETENTION_DAYS",
                                               _env(env, "TRANSCRIPT_RETENTION_DAYS", "180"))),
         privacy_purge_interval_s=float(_env(env, "TRANSCRIPT_PURGE_INTERVAL_HOURS", "24")) * 3600,
+        quote_business_date=(env.get("QUOTE_BUSINESS_DATE") or "").strip(),
         **{name.lower(): (env.get(name) or "").strip() for name in CHANNEL_VARIABLES},
     )
 

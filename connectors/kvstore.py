@@ -184,7 +184,7 @@ def _redis_errors() -> tuple:
 
 
 class FailoverStore:
-    """Redis while it answers; the machine-local SQLite store while it does not (issue 8: faults).
+    """Redis while it answers; the machine-local SQLite store while it does not (faults).
 
     With Redis down the channels keep exactly-once handling per machine instead of losing it (and
     instead of failing every message). One warning when Redis goes away, one notice when it is back;

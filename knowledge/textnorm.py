@@ -1,37 +1,26 @@
 """Query text as search sees it: one form per meaning, whatever keyboard or script the user typed.
 
-`normalize` turns full-width characters into half-width (NFKC), traditional characters into
-simplified (OpenCC t2s, the maintained converter; word-level, so 乾燥/干部 stay right) and collapses
-whitespace. Product names, section words and BM25 tokens are written in simplified Chinese, so a
-user typing 百萬醫療 must reach the same words as one typing 百万医疗.
+`normalize` is the assistant's edge normalization (common.textnorm: half-width, simplified, Chinese
+quantities in digits, single spaces), so search reads a message exactly as the NLU did. Product names,
+section words and BM25 tokens are written in simplified Chinese with digits, so a user typing
+百萬醫療 等待期三十天 reaches the same words as one typing 百万医疗 等待期30天.
 
 `match_key` is the stricter form used to recognise a message that *is* an indexed question: also
 without punctuation, spaces, emoji and letter case.
 """
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 
-_SPACES = re.compile(r"\s+")
+from common.textnorm import normalize_user_text
+
 # everything that is not a letter, digit or CJK character: punctuation, symbols, emoji, spaces
 _NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 
 
-@functools.lru_cache(maxsize=1)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-@functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
-    """Half-width, simplified, single-spaced text (the meaning unchanged)."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _t2s().convert(text)
-    return _SPACES.sub(" ", text).strip()
+    """Half-width, simplified, single-spaced text with quantities in digits (the meaning unchanged)."""
+    return normalize_user_text(text)
 
 
 def match_key(text: str) -> str:

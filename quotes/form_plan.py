@@ -21,7 +21,7 @@ from quotes.service import QuoteRequest
 FORM_SLOTS = ("quote_product", "insured_relation", "insured_age", "occupation_class", "phone_price_cny",
               "phone_activation_days", "province", "driver_certified", "coverage_cny", "cover_to", "payment_years",
               "term_months", "payment_mode")
-HELPER_SLOTS = ("insured_age_days", "quote_alternative")
+HELPER_SLOTS = ("insured_age_days", "quote_alternative", "quote_evidence")
 # facts about the person: a different person (relation changed) must not inherit them
 PERSON_SLOTS = ("insured_age", "insured_age_days", "occupation_class", "driver_certified")
 # choices that depend on the product: a different product must not inherit them
@@ -115,6 +115,7 @@ class Interpretation:
     updates: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     abandon: bool = False
+    evidence: Optional[dict[str, str]] = None   # the new quote_evidence slot, when this message changed it
 
 
 def _describe(slot: str, value: Any, catalogue: Catalogue) -> str:
@@ -227,9 +228,25 @@ def interpret(text: str, *, slots: Mapping[str, Any], catalogue: Catalogue, alia
         result.updates[slot] = value
         if old is not None and value is not None and slot in FORM_SLOTS:
             result.notes.append(f"好的，已改为：{_describe(slot, value, catalogue)}")
+    evidence = _evidence(slots.get("quote_evidence"), result.updates, parsed.evidence)
+    if evidence != (slots.get("quote_evidence") or {}):
+        result.evidence = evidence
     if parsed.occupation_word and "occupation_class" in result.updates:
         result.notes.append(f"已按「{parsed.occupation_word}」计为职业类别{parsed.occupation_class}类")
     return result
+
+
+def _evidence(current: Any, updates: Mapping[str, Any], words: Mapping[str, str]) -> dict[str, str]:
+    """{slot: the user's words it was read from} after this message: the proof of what was understood."""
+    evidence = dict(current) if isinstance(current, Mapping) else {}
+    for slot, value in updates.items():
+        if slot not in FORM_SLOTS and slot != "insured_age_days":
+            continue
+        if value is None:
+            evidence.pop(slot, None)
+        elif SLOT_TO_PARSED.get(slot) in words:
+            evidence[slot] = words[SLOT_TO_PARSED[slot]]
+    return evidence
 
 
 def validate_slot(slot: str, value: Any, slots: Mapping[str, Any], catalogue: Catalogue

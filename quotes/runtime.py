@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Mapping, Optional, Sequence
 
-from quotes.service import QuoteService
+from quotes.service import QuoteService, business_date_of
 
 _lock = threading.Lock()
 _service: Optional[QuoteService] = None
@@ -32,7 +32,8 @@ def get_service() -> QuoteService:
                 recorder = DisplayRecorder(engine)
                 _service = QuoteService.from_content_dir(  # rate tables: the version published in the ops console
                     settings.knowledge_dir, recorder=recorder,
-                    rate_source=published_rate_fetcher(engine, settings.knowledge_dir))
+                    rate_source=published_rate_fetcher(engine, settings.knowledge_dir),
+                    business_date=business_date_of(settings.quote_business_date))
     return _service
 
 

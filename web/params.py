@@ -1,4 +1,4 @@
-"""Bounded integer parameters for the API: ids, offsets and cursors (issue 8, schemathesis).
+"""Bounded integer parameters for the API: ids, offsets and cursors (schemathesis).
 
 Ids are INTEGER columns (32-bit in PostgreSQL); an unbounded ``int`` lets a request such as
 ``?offset=10**22`` reach the database driver and come back as a 500 (OverflowError in SQLite,

@@ -1,4 +1,4 @@
-"""Start-up refusal of unsafe secrets outside development (common.secret_check, issue 8)."""
+"""Start-up refusal of unsafe secrets outside development (common.secret_check)."""
 from __future__ import annotations
 
 import dataclasses

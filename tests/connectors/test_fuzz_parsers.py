@@ -1,4 +1,4 @@
-"""Fuzzing the webhook parsers (issue 8), the fast version: a few thousand Hypothesis inputs.
+"""Fuzzing the webhook parsers, the fast version: a few thousand Hypothesis inputs.
 
 bench/fuzz_webhooks.py runs the same targets with 100k+ inputs (`make bench`). Each target feeds
 generated input to the real parsing code (no Rasa) and fails on any exception other than the

@@ -1,4 +1,4 @@
-"""Per-user rate limiting (issue 8): the bucket itself, and both channels with the fake platform.
+"""Per-user rate limiting: the bucket itself, and both channels with the fake platform.
 
 Over the limit nothing reaches the bot, the user hears ONE notice per window, and a retried MsgId
 never counts twice. Redis cases need the local server (skipped otherwise).

@@ -1,4 +1,4 @@
-"""RASA_AUTH_TOKEN end to end (issue 8): one real stack with the token set.
+"""RASA_AUTH_TOKEN end to end: one real stack with the token set.
 
 Rasa's HTTP API needs ``?token=``; the webhooks (REST, WeChat) stay open because WeChat
 authenticates them with signatures; the web service's /healthz probes Rasa with the token; and the

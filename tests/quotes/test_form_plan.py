@@ -144,3 +144,22 @@ def test_request_from_slots(catalogue):
                                             "occupation_class": 3.0, "payment_mode": "monthly",
                                             "insured_relation": "self"})
     assert (request.product_id, request.age, request.coverage, request.occupation_class) == ("accident", 35, 500000, 3)
+
+
+def test_the_words_of_each_fact_are_kept_and_follow_corrections(catalogue, aliases):
+    first = interpret(catalogue, aliases, "上周刚激活的手机 5999 碎屏险 我28")
+    assert first.updates["phone_activation_days"] == 7
+    assert first.evidence == {"quote_product": "碎屏险", "insured_age": "我28", "phone_price_cny": "5999",
+                              "phone_activation_days": "上周"}
+    slots = {**first.updates, "quote_evidence": first.evidence}
+    fixed = interpret(catalogue, aliases, "其实是前天激活的", slots=slots, asked="phone_activation_days")
+    assert fixed.updates == {"phone_activation_days": 2} and "已改为" in fixed.notes[0]
+    assert fixed.evidence["phone_activation_days"] == "前天" and fixed.evidence["insured_age"] == "我28"
+
+
+def test_a_fact_in_the_first_message_is_never_asked_again(catalogue, aliases):
+    result = interpret(catalogue, aliases, "我是外卖骑手 30岁 想买意外险 保额50万 年交")
+    slots = dict(result.updates)
+    assert form_plan.required_slots(catalogue, slots, TODAY) == [
+        s for s in form_plan.plan(catalogue.get("accident")) if slots.get(s) is not None]
+    assert slots["occupation_class"] == 4 and slots["insured_relation"] == "self"

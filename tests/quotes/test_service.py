@@ -80,3 +80,14 @@ def test_service_refuses_incomplete_content(catalogue, rate_tables, clause_facts
     tables.pop("screen")
     with pytest.raises(ValueError, match="screen"):
         QuoteService(catalogue, tables, clause_facts)
+
+
+def test_the_record_keeps_the_words_each_fact_was_read_from(service, recorder):
+    import json
+
+    result = service.show(service.quote(QuoteRequest("screen", age=28, phone_price_cny=5999, activation_days=7)),
+                          user_id="oUser-0002-abcdef", channel="wechat",
+                          understood_from={"phone_activation_days": "上周", "insured_age": "我28"})
+    [record] = recorder.for_quote(result.quote_id)
+    facts = json.loads(record["facts"]) if isinstance(record["facts"], str) else record["facts"]
+    assert facts["activation_days"] == 7 and facts["understood_from"]["phone_activation_days"] == "上周"

@@ -1,4 +1,4 @@
-"""Two full replicas (Rasa + action server + web each) sharing PostgreSQL and Redis (issue 8, scale-out).
+"""Two full replicas (Rasa + action server + web each) sharing PostgreSQL and Redis (scale-out).
 
 What a load balancer in front of N replicas does to one user: consecutive messages, and WeChat's
 retries of one message, land on different replicas. Started once for the module:

@@ -1,4 +1,4 @@
-"""Schemathesis over the web service's OpenAPI (issue 8): no generated request may cause a 5xx.
+"""Schemathesis over the web service's OpenAPI: no generated request may cause a 5xx.
 
 The real app from web.main's factory, in process (ASGI), on a temporary SQLite var dir; every
 request carries an admin session (Bearer), so the role checks let the bodies through to the

@@ -1,4 +1,4 @@
-"""Quote API: `POST /api/quotes` (field names fixed by issue 5; used by external evaluation).
+"""Quote API: `POST /api/quotes` (field names are fixed: external evaluation uses them).
 
 Malformed input answers 422 naming the field and the reason (pydantic for types and ranges, the
 quote library for product rules such as "coverage must be one of ..."). An ineligible person gets
@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from quotes.audit import DisplayNotRecorded, DisplayRecorder
-from quotes.service import QuoteInputError, QuoteRequest, QuoteService
+from quotes.service import QuoteInputError, QuoteRequest, QuoteService, business_date_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["quotes"])
@@ -88,7 +88,8 @@ def get_quote_service(request: Request) -> QuoteService:
                 from ops.rates_source import published_rate_fetcher  # rate tables as published in the ops console
 
                 service = QuoteService.from_content_dir(settings.knowledge_dir, recorder=DisplayRecorder(engine),
-                                                        rate_source=published_rate_fetcher(engine, settings.knowledge_dir))
+                                                        rate_source=published_rate_fetcher(engine, settings.knowledge_dir),
+                                                        business_date=business_date_of(settings.quote_business_date))
                 request.app.state.quote_service = service
     return service
 
