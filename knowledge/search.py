@@ -134,8 +134,9 @@ class KnowledgeIndex:
         self.index = VectorIndex(encoder.dim)
         self.index.add([e.key for e in corpus.entries], vectors)
         self._entry_pos = {e.key: n for n, e in enumerate(corpus.entries)}
-        self.bm25 = BM25([tokenize(self._lexical_text(corpus.items[i])) for i in self.item_ids])
-        self.entry_bm25 = BM25([tokenize(e.text) for e in corpus.entries])
+        # the knowledge base read like a message (simplified, quantities in digits): both sides of a match alike
+        self.bm25 = BM25([tokenize(normalize(self._lexical_text(corpus.items[i]))) for i in self.item_ids])
+        self.entry_bm25 = BM25([tokenize(normalize(e.text)) for e in corpus.entries])
         self.reranker = None  # knowledge.rerank.Reranker: the model and the thresholds chosen with it
         self._exact = self._exact_questions(corpus)
         self._query_cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
@@ -154,7 +155,7 @@ class KnowledgeIndex:
         for prompt in ("query", "passage"):
             rows = [n for n, e in enumerate(corpus.entries) if e.prompt == prompt]
             if rows:
-                vecs, fresh = encode_cached(encoder, cache, [corpus.entries[n].text for n in rows], prompt,
+                vecs, fresh = encode_cached(encoder, cache, [normalize(corpus.entries[n].text) for n in rows], prompt,
                                             progress=progress)
                 vectors[rows] = vecs
                 embedded += fresh

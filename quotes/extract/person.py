@@ -56,7 +56,8 @@ _FOR_PERSON_RE = re.compile(r"(?:给|帮|替|为)\s*(?:我|俺)?(?:家)?\s*(" + 
 # a number standing alone between spaces or punctuation ("跑外卖的 32 保额50万"): in a quote request, an age
 _STANDALONE_NUMBER_RE = re.compile(r"(?:^|(?<=[\s,，。;；、:：!！]))(\d{1,3})(?=$|[\s,，。;；、!！?？~～])")
 # "我是外卖骑手", "我快递员", "我自己开": the user speaks of himself
-_SELF_STATEMENT_RE = re.compile(r"(?:我|俺)(?!们)")
+# the user speaking of himself ("我在长沙", "我今年39", "俺是送快递的"), not only wanting to buy ("我要买意外险")
+_SELF_STATEMENT_RE = re.compile(r"(?:我|俺)(?!们|要|想|打算|准备|来|问|咨询|看|帮|给|替|家|司|这边|能|可以|该)")
 
 _DATE_RE = re.compile(r"((?:19|20)\d{2})\s*[年./-]\s*(\d{1,2})\s*(?:[月./-]\s*(\d{1,2})\s*[日号]?|月份?)?")
 _YEAR_BIRTH_RE = re.compile(r"((?:19|20)\d{2})\s*年?\s*(?:出生|生人|年生|生的|出世|的)")

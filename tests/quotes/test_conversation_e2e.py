@@ -106,3 +106,25 @@ def test_all_facts_in_one_message_for_other_products(stack):
     assert "【综合意外险报价】" in reply and "配偶，32周岁" in reply and "58元/年" in reply
     reply = say(stack, "e2e-quote-6", "碎屏险多少钱 手机4999买的 上个月激活 我30岁")
     assert "【手机碎屏险报价】" in reply and "109元" in reply and "等待期：3天" in reply
+
+
+@pytest.mark.parametrize("sender,text,needles", [
+    ("e2e-quote-7", "給我媽買百萬醫療 她今年五十二歲 年繳", ["【百万医疗险报价】", "父母，52周岁"]),
+    ("e2e-quote-8", "老公三十八 百万医疗 年缴", ["【百万医疗险报价】", "配偶，38周岁"]),
+    ("e2e-quote-9", "我是外卖骑手 30岁 想买意外险 保额50万 年交", ["【综合意外险报价】", "职业类别4类"]),
+    ("e2e-quote-10", "上周刚激活的手机 5999 碎屏险 我28", ["【手机碎屏险报价】", "已激活7天"]),
+    ("e2e-quote-11", "跑滴滴的 想买司机意外险 我自己开 38岁 已认证 买一天", ["【网约车司机专属意外险报价】", "38周岁"]),
+])
+def test_one_message_requests_as_users_write_them_are_quoted_at_once(stack, sender, text, needles):
+    reply = say(stack, sender, text)
+    assert all(n in reply for n in needles), reply
+    state = slots(stack, sender)
+    assert state["_active_loop"] is None and state["quote_evidence"], state
+
+
+def test_the_display_record_keeps_the_users_words(stack):
+    reply = say(stack, "e2e-quote-12", "上周刚激活的手机 5999 碎屏险 我28")
+    assert "已激活7天" in reply
+    record = DisplayRecorder(get_engine(stack.app_database_url)).for_quote(slots(stack, "e2e-quote-12")["quote_id"])[0]
+    facts = json.loads(record["facts"]) if isinstance(record["facts"], str) else record["facts"]
+    assert facts["activation_days"] == 7 and facts["understood_from"]["phone_activation_days"] == "上周"
