@@ -165,7 +165,8 @@ def one_shot(conv: Conversation, item: dict) -> dict:
     joined = "\n".join(replies)
     quote = next((r for r in replies if _is_quote(r)), None)
     refusal = next((r for r in replies if _is_refusal(r)), None)
-    if api["eligible"]:
+    # the API prices facts, not people: a relation we cannot insure online is refused by the bot alone
+    if api["eligible"] and item["expect"].get("relation") != "other":
         ok = quote is not None and _premium_line(quote) == _premium_line(api["message"])
     else:
         ok = refusal is not None and quote is None

@@ -9,6 +9,8 @@ Rasa component bot/intent_guard.py applies them; unit tests run them without Ras
 - Asking *how* to delete one's data or close the account ("怎么注销账户、删除我的数据？") is a question: the FAQ
   explains the ways; "删除我的聊天记录" itself still asks to delete.
 - Asking *how* to complain ("怎么投诉？", "投诉电话多少") is a question; "我要投诉" is a complaint.
+- A message that carries a product, the insured's age and one more quote fact is a quote request even
+  when it also asks something ("还能买不", "有没有轻症"): the quote form reads every fact (quotes/parsing.py).
 
 Why rules and not more examples: these decisions sit on words the user either wrote or did not, and a
 classifier trained on another CPU's float rounding may move a borderline message across; a rule does
@@ -16,7 +18,9 @@ not move.
 """
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 from typing import Optional
 
 PRICE = re.compile(r"多少钱|价格|价钱|保费|报价|报个价|费用|收费|[交缴付花]多少|要多少|[一每][年月天个]+(要)?多少|"
@@ -49,9 +53,37 @@ def asks_agent_hours(text: str) -> bool:
     return bool(AGENT.search(text) and HOURS.search(text)) and not WANTS_AGENT.search(text)
 
 
+# intents a full quote request may be mistaken for; never a hand-off, complaint, deletion or yes/no
+MISTAKEN_FOR_QUOTE = frozenset({"ask_question", "nlu_fallback", "out_of_scope", "inform", "greet", "bot_challenge"})
+# facts beyond the product and the age: with one of them, a message is a quote request, not a question
+_FURTHER_FACTS = ("payment_mode", "coverage_cny", "occupation_class", "payment_years", "cover_to", "phone_price_cny",
+                  "phone_activation_days", "province", "term_months", "driver_certified")
+
+
+@functools.lru_cache(maxsize=1)
+def _product_aliases() -> dict:
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "knowledge" / "content" / "vocabulary.yml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["product_aliases"]
+
+
+def carries_quote_facts(text: str) -> bool:
+    """A product, the insured's age and one more quote fact ("俺娘今年65了 还能买百万医疗不 一年一交"): a
+    quote request, whatever question words it also has; "百万医疗60岁还能买吗" (no third fact) stays a question."""
+    import datetime as dt
+
+    from quotes.parsing import parse_quote_text
+
+    found = parse_quote_text(text, today=dt.date.today(), product_aliases=_product_aliases()).found()
+    return "product" in found and ("age" in found or "age_days" in found) and any(f in found for f in _FURTHER_FACTS)
+
+
 def corrected_intent(intent: Optional[str], text: str) -> Optional[str]:
     """The intent to use instead of `intent`, or None to keep it."""
-    if intent == "ask_quote" and not asks_for_price(text):
+    if intent in MISTAKEN_FOR_QUOTE and carries_quote_facts(text):
+        return "ask_quote"
+    if intent == "ask_quote" and not asks_for_price(text) and not carries_quote_facts(text):
         return "ask_question" if INSURANCE.search(text) else "out_of_scope"
     if intent == "request_human" and asks_agent_hours(text):
         return "ask_question"

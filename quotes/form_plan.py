@@ -177,7 +177,7 @@ def interpret(text: str, *, slots: Mapping[str, Any], catalogue: Catalogue, alia
     result = Interpretation()
     activating = requested_slot is None
     product = slots.get("quote_product")
-    if activating and _CORRECTION_WORDS.search(text):
+    if activating and _CORRECTION_WORDS.match(text.strip()):
         requested_slot = "insured_age"   # "不对 是60" right after a quote: a bare number is the age
     correction = split_correction(text)
     if correction:

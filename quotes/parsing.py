@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional, Sequence
 from common.textnorm import normalize_user_text, numerals_to_digits
 from connectors.geo import PROVINCES, province_from_label
 from quotes.extract import driver, money, occupation, person, phone, plan
-from quotes.extract.context import Context, Found
+from quotes.extract.context import FILLER_RE, Context, Found
 
 _ABANDON_RE = re.compile(r"算了|不买了|不要了|不想买了|不想要了|不用了|取消报价|^取消|退出|不报价了|先不买|不考虑了|"
                          r"不需要了|没兴趣|不弄了|不办了|不投了|下次再说|以后再说|改天再说|不看了")
@@ -26,9 +26,6 @@ _QUESTION_RE = re.compile(r"[?？]|吗|么|呢\s*$|什么|怎么|怎样|多久|�
                           r"会不会|有没有|赔不赔|保不保|算不算|能赔|能报|赔吗|包括")
 _CORRECTION_RE = re.compile(r"不是\s*(?P<old>[^，,。；;\s]+?)\s*[，,。；;\s]*(?:而|应该|应)?是\s*(?P<new>.+)$")
 _BARE_NUMBER_RE = re.compile(r"^(?P<before>\D{0,6}?)(\d{1,8}(?:\.\d{1,2})?)(?P<after>\D{0,6})$")
-# what may surround a bare answer ("男 32", "大概50吧", "3类"); anything else means the number is about something else
-FILLER_RE = re.compile(r"不对|错了|说错|今年|大概|大约|左右|应该|可能|周岁|岁|男|女|了|吧|啊|呀|呢|的|是|我|他|她|约|元|块|万|"
-                       r"类|年|宝宝|孩子|出生|刚|才|大|多|[\s,，.。!！~～、]")
 # a driver buying the driver product speaks of his own cover: "跑滴滴的", "我自己开"
 # products sold one way only: "一个月多少钱" of a typhoon policy is its term, not a payment mode
 SINGLE_MODE_PRODUCTS = frozenset({"typhoon", "screen"})

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 
+# what may surround a bare answer ("男 32", "大概50吧", "3类"); anything else means the number is about something else
+FILLER_RE = re.compile(r"不对|错了|说错|今年|大概|大约|左右|应该|可能|周岁|岁|男|女|了|吧|啊|呀|呢|的|是|我|他|她|约|元|块|万|"
+                       r"类|年|宝宝|孩子|出生|刚|才|大|多|[\s,，.。!！~～、]")
+
+
 @dataclass(frozen=True)
 class Found:
     """One fact and the words it was read from."""

@@ -5,7 +5,7 @@ import datetime as dt
 import re
 from typing import Optional
 
-from quotes.extract.context import Context, Found
+from quotes.extract.context import FILLER_RE, Context, Found
 
 RELATION_WORDS: dict[str, str] = {
     # parents
@@ -194,8 +194,6 @@ def baby_age_days(ctx: Context, relation_value: Optional[str]) -> Optional[Found
     if m:
         return Found(30, ctx.words(m))
     if ctx.asked == "insured_age":
-        from quotes.parsing import FILLER_RE
-
         m = next(ctx.take(_ASKED_BABY_RE, use=False), None)
         if m and not FILLER_RE.sub("", ctx.text[:m.start()] + ctx.text[m.end():]):   # a bare "40天"
             ctx.mark(m)

@@ -187,3 +187,14 @@ def test_model_loads_with_networking_disabled(backend):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def test_traditional_standard_questions_get_the_simplified_answers(knowledge_index, snapshot):
+    """Every standard FAQ question typed in 繁体 gets the decision and answer its 简体 form gets."""
+    import opencc
+
+    s2t = opencc.OpenCC("s2t")
+    for faq in snapshot.faqs:
+        simplified, traditional = knowledge_index.search(faq.question), knowledge_index.search(s2t.convert(faq.question))
+        assert traditional.decision == simplified.decision, faq.question
+        assert [h.id for h in traditional.hits[:1]] == [h.id for h in simplified.hits[:1]], faq.question
