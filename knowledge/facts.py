@@ -242,9 +242,10 @@ def _screen(b: _Builder, pid: str, raw: Mapping, terms: Mapping) -> None:
     claim = b.fact(f"{pid}.claim_settlement", pid, "维修费在保险金额内由保险与维修点直接结算，超出保险金额的部分由用户自付",
                    "products.yml claim；条款 赔偿方式")
     b.pattern(claim, r"直接结算|不用[你您]?先?垫付|无需先?行?垫付", r"保险金额|保额|超出|超过")
-    times = re.search(r"限赔(\d+)次", str(raw["term"]))
-    limit = b.fact(f"{pid}.claims_per_term", pid, f"保障期内限赔{times.group(1) if times else 1}次", "products.yml term")
-    b.pattern(limit, rf"限赔(?!{times.group(1) if times else 1}次)\d+次")
+    found = re.search(r"限赔(\d+)次", str(raw["term"]))
+    times = found.group(1) if found else "1"
+    limit = b.fact(f"{pid}.claims_per_term", pid, f"保障期内限赔{times}次", "products.yml term")
+    b.pattern(limit, rf"限赔(?!{times}次)\d+次")
     _waiting(b, pid, raw, accident_free=False)
 
 
