@@ -18,9 +18,7 @@ not move.
 """
 from __future__ import annotations
 
-import functools
 import re
-from pathlib import Path
 from typing import Optional
 
 PRICE = re.compile(r"多少钱|价格|价钱|保费|报价|报个价|费用|收费|[交缴付花]多少|要多少|[一每][年月天个]+(要)?多少|"
@@ -60,22 +58,15 @@ _FURTHER_FACTS = ("payment_mode", "coverage_cny", "occupation_class", "payment_y
                   "phone_activation_days", "province", "term_months", "driver_certified")
 
 
-@functools.lru_cache(maxsize=1)
-def _product_aliases() -> dict:
-    import yaml
-
-    path = Path(__file__).resolve().parent.parent / "knowledge" / "content" / "vocabulary.yml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))["product_aliases"]
-
-
 def carries_quote_facts(text: str) -> bool:
     """A product, the insured's age and one more quote fact ("俺娘今年65了 还能买百万医疗不 一年一交"): a
     quote request, whatever question words it also has; "百万医疗60岁还能买吗" (no third fact) stays a question."""
     import datetime as dt
 
     from quotes.parsing import parse_quote_text
+    from quotes.runtime import get_product_aliases   # the names the quote form itself reads
 
-    found = parse_quote_text(text, today=dt.date.today(), product_aliases=_product_aliases()).found()
+    found = parse_quote_text(text, today=dt.date.today(), product_aliases=get_product_aliases()).found()
     return "product" in found and ("age" in found or "age_days" in found) and any(f in found for f in _FURTHER_FACTS)
 
 

@@ -151,11 +151,10 @@ def parse_quote_text(text: str, *, today: dt.date, product_aliases: Mapping[str,
         out.set("product", Found(products[0], names[products[0]]))
     ctx = Context(text=stripped, raw=raw, today=today, asked=requested_slot, product=out.product or product)
 
-    out.set("relation", person.relation(ctx))
+    if ctx.product != "screen":   # screen cover has no insured person: the buyer owns the phone
+        out.set("relation", person.relation(ctx))
     if ctx.product == "driver_accident" and out.relation is None and (m := _OWN_DRIVING_RE.search(raw)):
         out.set("relation", Found("self", m.group(0)))
-    if ctx.product == "screen":
-        out.relation, out.evidence = None, {k: v for k, v in out.evidence.items() if k != "relation"}
 
     phone_ctx = money.phone_context(ctx)
     activation_ctx = phone_ctx and (ctx.asked == "phone_activation_days" or bool(phone.ACTIVATION_WORDS.search(ctx.text)))

@@ -147,8 +147,9 @@ class QuoteService:
         return cls(catalogue, rates, clauses, **kwargs)
 
 
-    def today(self) -> dt.date:
-        return self.business_date or self.clock().astimezone(CN_TZ).date()
+    def today(self, now: Optional[dt.datetime] = None) -> dt.date:
+        """The business date: `business_date` when set, else `now` (default: the clock) in Beijing time."""
+        return self.business_date or (now or self.clock()).astimezone(CN_TZ).date()
 
     # -- inputs -------------------------------------------------------------------------------
     def product(self, product_id: str) -> Product:
@@ -219,7 +220,7 @@ class QuoteService:
                         phone_price_cny=req.phone_price_cny, activation_days=req.activation_days,
                         province=self._province(product, req), driver_certified=req.driver_certified)
         now = self.clock()
-        today = self.business_date or now.astimezone(CN_TZ).date()
+        today = self.today(now)
         clause = self.clauses[product.id]
         table = self.rates[product.id]
         try:
